@@ -1,0 +1,21 @@
+// The one `hydra` binary: parse, configure, dispatch to a subcommand.
+
+#include <CLI/CLI.hpp>
+
+#include "apps/train.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Hydra: peer-to-peer distributed training and data collection"};
+  app.set_version_flag("--version", "hydra 0.1.0");
+  app.set_config("--config", "", "Read options from a TOML file ([train] section for `hydra train`)");
+  app.require_subcommand(1);
+  int exit_code = 0;
+  hydra::apps::train_options train;
+  hydra::apps::add_train_command(app, train, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return exit_code;
+}
