@@ -10,6 +10,12 @@ context::context(int threads)
   threads_ = omp_get_max_threads();
 }
 
+layout context::conv_layout() const {
+  const int isa = static_cast<int>(dnnl::get_effective_cpu_isa());
+  const int avx512 = static_cast<int>(dnnl::cpu_isa::avx512_core);
+  return (isa & avx512) == avx512 ? layout::blocked16 : layout::blocked8;
+}
+
 int omp_threads() { return omp_get_max_threads(); }
 
 }  // namespace hydra::kernels

@@ -8,6 +8,8 @@
 
 #include <dnnl.hpp>
 
+#include "kernels/layer.hpp"
+
 namespace hydra::kernels {
 
 class context {
@@ -19,6 +21,9 @@ class context {
   dnnl::engine& engine() { return engine_; }
   dnnl::stream& stream() { return stream_; }
   int threads() const { return threads_; }
+  /// The blocked activation layout the convolutions of this CPU run on
+  /// natively: blocked16 with AVX-512, blocked8 otherwise.
+  layout conv_layout() const;
 
  private:
   dnnl::engine engine_;

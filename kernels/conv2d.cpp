@@ -13,7 +13,9 @@ using tag = dnnl::memory::format_tag;
 
 namespace {
 
-tag to_tag(layout l) { return l == layout::blocked8 ? tag::nChw8c : tag::nchw; }
+tag to_tag(layout l) {
+  return l == layout::blocked16 ? tag::nChw16c : l == layout::blocked8 ? tag::nChw8c : tag::nchw;
+}
 
 /// A parameter tensor as the model stores it (`user`) and as a primitive
 /// wants it (`prim`); `reorder` is set only when the two differ.
@@ -47,11 +49,13 @@ struct conv2d::plan {
 
 conv2d::~conv2d() = default;
 
-conv2d::conv2d(context& ctx, dims3 in, layout in_layout, int out_channels, int kernel, int pad, bool relu)
-    : ctx_(ctx), in_(in), in_layout_(in_layout), k_(kernel), pad_(pad), relu_(relu) {
-  if (out_channels % 8 != 0) throw std::invalid_argument("conv2d: out channels must be a multiple of 8");
-  if (in_layout == layout::blocked8 && in.c % 8 != 0)
-    throw std::invalid_argument("conv2d: blocked input needs channels % 8 == 0");
+conv2d::conv2d(context& ctx, dims3 in, layout in_layout, layout out_layout, int out_channels, int kernel, int pad,
+               bool relu)
+    : ctx_(ctx), in_(in), in_layout_(in_layout), out_layout_(out_layout), k_(kernel), pad_(pad), relu_(relu) {
+  if (out_layout == layout::plain) throw std::invalid_argument("conv2d: the output layout must be blocked");
+  if (out_channels % block_of(out_layout) != 0)
+    throw std::invalid_argument("conv2d: out channels must be a multiple of the block size");
+  if (in.c % block_of(in_layout) != 0) throw std::invalid_argument("conv2d: in channels must be a multiple of the block size");
   out_ = {out_channels, in.h + 2 * pad - kernel + 1, in.w + 2 * pad - kernel + 1};
   if (out_.h <= 0 || out_.w <= 0) throw std::invalid_argument("conv2d: kernel larger than padded input");
 }
@@ -72,7 +76,7 @@ conv2d::plan& conv2d::get(int n) {
     auto& eng = ctx_.engine();
     const dnnl::memory::dims strides{1, 1}, padding{pad_, pad_};
     dnnl::memory::desc src_md({batch, in_.c, in_.h, in_.w}, dt::f32, to_tag(in_layout_));
-    dnnl::memory::desc dst_md({batch, out_.c, out_.h, out_.w}, dt::f32, tag::nChw8c);
+    dnnl::memory::desc dst_md({batch, out_.c, out_.h, out_.w}, dt::f32, to_tag(out_layout_));
     dnnl::memory::desc user_wei_md({out_.c, in_.c, k_, k_}, dt::f32, tag::oihw);
     dnnl::memory::desc any_wei_md({out_.c, in_.c, k_, k_}, dt::f32, tag::any);
     dnnl::memory::desc bias_md({out_.c}, dt::f32, tag::x);

@@ -13,7 +13,8 @@ flatten::plan& flatten::get(int n) {
   return plans_.get(n, [&](int batch) {
     auto& eng = ctx_.engine();
     dnnl::memory::dims d{batch, in_.c, in_.h, in_.w};
-    dnnl::memory blocked({d, dt::f32, tag::nChw8c}, eng, DNNL_MEMORY_NONE);
+    const tag t = layout_ == layout::blocked16 ? tag::nChw16c : tag::nChw8c;
+    dnnl::memory blocked({d, dt::f32, t}, eng, DNNL_MEMORY_NONE);
     dnnl::memory plain({d, dt::f32, tag::nchw}, eng, DNNL_MEMORY_NONE);
     return plan{blocked, plain, dnnl::reorder(blocked, plain), dnnl::reorder(plain, blocked)};
   });

@@ -1,6 +1,6 @@
 #pragma once
-/// Flatten (c, h, w) to a vector in PyTorch's (c, h, w) order. From blocked8
-/// this is a oneDNN reorder nChw8c -> nchw (and back for the gradient); from
+/// Flatten (c, h, w) to a vector in PyTorch's (c, h, w) order. From a blocked
+/// layout this is a oneDNN reorder nChw8c/16c -> nchw (and back for the gradient); from
 /// plain it is a copy.
 
 #include <dnnl.hpp>

@@ -107,14 +107,14 @@ TEST(GradCheck, DenseFlattensImageInput) {
 
 TEST(GradCheck, ConvPlainInput) {
   context ctx(1);
-  conv2d c(ctx, dims3{1, 9, 9}, layout::plain, 8, 5, 2, false);
+  conv2d c(ctx, dims3{1, 9, 9}, layout::plain, layout::blocked8, 8, 5, 2, false);
   harness h(c, 2, 81, 3);
   h.check(0.05f, 2e-3);
 }
 
 TEST(GradCheck, ConvBlockedInput) {
   context ctx(1);
-  conv2d c(ctx, dims3{8, 7, 7}, layout::blocked8, 16, 3, 1, false);
+  conv2d c(ctx, dims3{8, 7, 7}, layout::blocked8, layout::blocked8, 16, 3, 1, false);
   harness h(c, 2, 8 * 49, 4);
   h.check(0.05f, 2e-3);
 }
@@ -153,8 +153,8 @@ TEST(GradCheck, DenseFusedReluEqualsDenseThenRelu) {
 
 TEST(GradCheck, ConvFusedReluEqualsConvThenRelu) {
   context ctx(1);
-  conv2d f(ctx, dims3{8, 6, 6}, layout::blocked8, 8, 3, 1, true);
-  conv2d l(ctx, dims3{8, 6, 6}, layout::blocked8, 8, 3, 1, false);
+  conv2d f(ctx, dims3{8, 6, 6}, layout::blocked8, layout::blocked8, 8, 3, 1, true);
+  conv2d l(ctx, dims3{8, 6, 6}, layout::blocked8, layout::blocked8, 8, 3, 1, false);
   check_fused_relu_matches_composition(f, l, 8 * 36, layout::blocked8);
 }
 

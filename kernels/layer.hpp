@@ -13,9 +13,13 @@ namespace hydra::kernels {
 
 /// How a layer's activations are laid out in memory, per sample.
 enum class layout {
-  plain,    ///< nchw (or nc for vectors): PyTorch's order
-  blocked8  ///< nChw8c: channels in blocks of 8, oneDNN's AVX2 conv layout
+  plain,     ///< nchw (or nc for vectors): PyTorch's order
+  blocked8,  ///< nChw8c: channels in blocks of 8, oneDNN's AVX2 conv layout
+  blocked16  ///< nChw16c: blocks of 16, oneDNN's AVX-512 conv layout
 };
+
+/// Channels per block: 1 for plain.
+inline int block_of(layout l) { return l == layout::blocked16 ? 16 : l == layout::blocked8 ? 8 : 1; }
 
 /// Per-sample activation shape (c, h, w); a vector is (n, 1, 1).
 struct dims3 {

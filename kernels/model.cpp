@@ -23,11 +23,12 @@ result<std::unique_ptr<model>> model::make(std::string_view name, context& ctx) 
     m->add(std::make_unique<dense>(ctx, dims3{256}, 128, true));
     m->add(std::make_unique<dense>(ctx, dims3{128}, 10, false));
   } else if (name == "cnn") {
-    auto c1 = std::make_unique<conv2d>(ctx, in, layout::plain, 32, 5, 2, true);
-    auto p1 = std::make_unique<max_pool>(c1->out_dims(), layout::blocked8, 2);
-    auto c2 = std::make_unique<conv2d>(ctx, p1->out_dims(), layout::blocked8, 64, 5, 2, true);
-    auto p2 = std::make_unique<max_pool>(c2->out_dims(), layout::blocked8, 2);
-    auto fl = std::make_unique<flatten>(ctx, p2->out_dims(), layout::blocked8);
+    const layout blk = ctx.conv_layout();
+    auto c1 = std::make_unique<conv2d>(ctx, in, layout::plain, blk, 32, 5, 2, true);
+    auto p1 = std::make_unique<max_pool>(c1->out_dims(), blk, 2);
+    auto c2 = std::make_unique<conv2d>(ctx, p1->out_dims(), blk, blk, 64, 5, 2, true);
+    auto p2 = std::make_unique<max_pool>(c2->out_dims(), blk, 2);
+    auto fl = std::make_unique<flatten>(ctx, p2->out_dims(), blk);
     auto f1 = std::make_unique<dense>(ctx, fl->out_dims(), 1024, true);
     auto f2 = std::make_unique<dense>(ctx, dims3{1024}, 10, false);
     m->add(std::move(c1));

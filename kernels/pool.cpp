@@ -7,7 +7,7 @@ namespace hydra::kernels {
 max_pool::max_pool(dims3 in, layout l, int k) : in_(in), layout_(l), k_(k) {
   if (k < 1 || k > 15 || in.h % k != 0 || in.w % k != 0)
     throw std::invalid_argument("max_pool: input height and width must be multiples of the window (1..15)");
-  if (l == layout::blocked8 && in.c % 8 != 0) throw std::invalid_argument("max_pool: blocked input needs c % 8 == 0");
+  if (in.c % block_of(l) != 0) throw std::invalid_argument("max_pool: channels must be a multiple of the block size");
   out_ = {in.c, in.h / k, in.w / k};
 }
 
@@ -16,10 +16,10 @@ std::string max_pool::describe() const {
 }
 
 // Both layouts are "planes of `b` interleaved channels": plain is b = 1 with
-// c planes, blocked8 is b = 8 with c/8 planes. The inner loop over b
-// vectorises (8 floats = one AVX2 register).
+// c planes, blockedB is b = B with c/B planes. The inner loop over b
+// vectorises (8 or 16 floats = one AVX2 or AVX-512 register).
 void max_pool::forward(int n, const float* x, float* y) {
-  const int b = layout_ == layout::blocked8 ? 8 : 1;
+  const int b = block_of(layout_);
   const int planes = n * (in_.c / b);
   const int ih = in_.h, iw = in_.w, oh = out_.h, ow = out_.w, k = k_;
   argmax_.resize(std::size_t(n) * out_.elems());
@@ -31,8 +31,8 @@ void max_pool::forward(int n, const float* x, float* y) {
     std::uint8_t* ap = am + std::size_t(p) * oh * ow * b;
     for (int r = 0; r < oh; ++r)
       for (int c = 0; c < ow; ++c) {
-        float best[8];
-        std::uint8_t arg[8] = {};
+        float best[16];
+        std::uint8_t arg[16] = {};
         const float* x0 = xp + (std::size_t(r * k) * iw + c * k) * b;
         for (int j = 0; j < b; ++j) best[j] = x0[j];
         for (int dr = 0; dr < k; ++dr)
@@ -57,7 +57,7 @@ void max_pool::forward(int n, const float* x, float* y) {
 
 void max_pool::backward(int n, const float*, const float*, float* dy, float* dx) {
   if (!dx) return;
-  const int b = layout_ == layout::blocked8 ? 8 : 1;
+  const int b = block_of(layout_);
   const int planes = n * (in_.c / b);
   const int iw = in_.w, ih = in_.h, oh = out_.h, ow = out_.w, k = k_;
   const std::uint8_t* am = argmax_.data();

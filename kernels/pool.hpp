@@ -14,7 +14,7 @@ namespace hydra::kernels {
 
 class max_pool final : public layer {
  public:
-  /// `in.h` and `in.w` must be multiples of `k`; blocked8 needs c % 8 == 0.
+  /// `in.h` and `in.w` must be multiples of `k`; c a multiple of the block.
   max_pool(dims3 in, layout l, int k);
 
   std::string describe() const override;
