@@ -2,10 +2,12 @@
 
 #include <cmath>
 
+#include "kernels/internal/elementwise.hpp"
+
 namespace hydra::kernels {
 namespace {
 
-constexpr std::ptrdiff_t parallel_min = 1 << 16;
+using internal::for_chunks;
 
 class sgd final : public optimizer {
  public:
@@ -17,19 +19,24 @@ class sgd final : public optimizer {
     float* w = p.data();
     const float* d = g.data();
     if (mu == 0.0f) {
-#pragma omp parallel for simd if (n >= parallel_min) schedule(static)
-      for (std::ptrdiff_t i = 0; i < n; ++i) w[i] -= lr * (d[i] + wd * w[i]);
+      for_chunks(n, [=](std::ptrdiff_t b, std::ptrdiff_t e) {
+#pragma omp simd
+        for (std::ptrdiff_t i = b; i < e; ++i) w[i] -= lr * (d[i] + wd * w[i]);
+      });
     } else {
       float* v = velocity_.data();
       // PyTorch: the first step sets v = g (no dampening).
       const float keep = steps_ == 0 ? 0.0f : mu;
       const bool nest = cfg_.nesterov;
-#pragma omp parallel for simd if (n >= parallel_min) schedule(static)
-      for (std::ptrdiff_t i = 0; i < n; ++i) {
-        const float gi = d[i] + wd * w[i];
-        v[i] = keep * v[i] + gi;
-        w[i] -= lr * (nest ? gi + mu * v[i] : v[i]);
-      }
+      for_chunks(n, [=](std::ptrdiff_t b, std::ptrdiff_t e) {
+#pragma omp simd
+        for (std::ptrdiff_t i = b; i < e; ++i) {
+          const float gi = d[i] + wd * w[i];
+          const float vi = keep * v[i] + gi;
+          v[i] = vi;
+          w[i] -= lr * (nest ? gi + mu * vi : vi);
+        }
+      });
     }
     ++steps_;
   }
@@ -56,13 +63,17 @@ class adam final : public optimizer {
     const float* d = g.data();
     float* m = moments_.data();
     float* v = moments_.data() + n_;
-#pragma omp parallel for simd if (n >= parallel_min) schedule(static)
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-      const float gi = d[i] + wd * w[i];
-      m[i] = b1 * m[i] + (1.0f - b1) * gi;
-      v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-      w[i] -= step * m[i] / (std::sqrt(v[i]) / c2 + eps);
-    }
+    for_chunks(n, [=](std::ptrdiff_t b, std::ptrdiff_t e) {
+#pragma omp simd
+      for (std::ptrdiff_t i = b; i < e; ++i) {
+        const float gi = d[i] + wd * w[i];
+        const float mi = b1 * m[i] + (1.0f - b1) * gi;
+        const float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        w[i] -= step * mi / (std::sqrt(vi) / c2 + eps);
+      }
+    });
   }
 
   std::span<float> state() override { return moments_.span(); }
