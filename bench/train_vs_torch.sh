@@ -96,6 +96,11 @@ median() {
     }'
 }
 
+mean() {
+  printf '%s\n' "$@" | awk '$0 == "null" { bad = 1 } { s += $0 }
+    END { if (bad || NR == 0) print "null"; else printf "%.10g\n", s / NR }'
+}
+
 mul() { [[ $1 == null || $2 == null ]] && { echo null; return; }
         awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { printf "%.6g\n", a * b * s }'; }
 safe_div() { [[ $1 == null || $2 == null ]] && { echo null; return; }
@@ -117,7 +122,7 @@ for ((i = 1; i <= repeat; i++)); do
   log "run $i/$repeat: torch..."
   j=$(run_json torch env OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=PASSIVE \
         "$PYTHON" bench/torch_train.py --model "$model" --epochs "$epochs" --batch "$batch" \
-        --lr "$lr" --optimizer sgd --threads "$threads" --data "$DATA")
+        --lr "$lr" --optimizer sgd --threads "$threads" --seed "$i" --data "$DATA")
   torch_sps+=("$(json_get "$j" train_samples_per_second)")
   torch_acc+=("$(json_get "$j" test_accuracy)")
   torch_loss+=("$(json_get "$j" final_loss)")
@@ -127,7 +132,7 @@ for ((i = 1; i <= repeat; i++)); do
 
   log "run $i/$repeat: hydra..."
   j=$(run_json hydra "$HYDRA" train --model "$model" --epochs "$epochs" --batch "$batch" \
-        --lr "$lr" --threads "$threads" --json)
+        --lr "$lr" --threads "$threads" --seed "$i" --json)
   hydra_sps+=("$(json_get "$j" train_samples_per_second)")
   hydra_acc+=("$(json_get "$j" test_accuracy)")
   hydra_loss+=("$(json_get "$j" final_loss)")
@@ -137,7 +142,9 @@ for ((i = 1; i <= repeat; i++)); do
 done
 
 t_sps=$(median "${torch_sps[@]}");  h_sps=$(median "${hydra_sps[@]}")
-t_acc=$(median "${torch_acc[@]}");  h_acc=$(median "${hydra_acc[@]}")
+# Accuracy after a short run swings by a point or two from seed to seed (for
+# both): run i uses seed i for both, and accuracies are means over the seeds.
+t_acc=$(mean "${torch_acc[@]}");  h_acc=$(mean "${hydra_acc[@]}")
 t_loss=$(median "${torch_loss[@]}"); h_loss=$(median "${hydra_loss[@]}")
 h_gflops=$(median "${hydra_gflops[@]}")
 ratio=$(safe_div "$h_sps" "$t_sps")
@@ -146,7 +153,7 @@ h_peak512_frac=$(safe_div "$h_gflops" "$fma512_peak")
 # torch's GFLOP/s, counted with hydra's FLOPs per sample (same model)
 t_gflops=$(mul "$t_sps" "$hydra_fps" 1e-9)
 
-sfx=""; [[ $repeat -gt 1 ]] && sfx=" (median of $repeat)"
+sfx=""; [[ $repeat -gt 1 ]] && sfx=" (seeds 1..$repeat: median speed, mean accuracy)"
 echo
 echo "hydra train vs PyTorch $torch_version: $model, $epochs epoch(s), batch $batch, lr $lr, $threads thread(s)$sfx"
 printf '  %-26s %14s %14s\n' "" hydra torch
@@ -177,4 +184,6 @@ printf '"hydra_achieved_gflops":%s,"torch_achieved_gflops":%s,"fma_peak_gflops":
 printf '"fma512_peak_gflops":%s,"hydra_pct_of_fma512_peak":%s,' "$fma512_peak" "$(pctnum "$h_peak512_frac")"
 printf '"hydra_runs_samples_per_second":[%s],"torch_runs_samples_per_second":[%s],' \
   "$(IFS=,; echo "${hydra_sps[*]}")" "$(IFS=,; echo "${torch_sps[*]}")"
+printf '"hydra_runs_test_accuracy":[%s],"torch_runs_test_accuracy":[%s],' \
+  "$(IFS=,; echo "${hydra_acc[*]}")" "$(IFS=,; echo "${torch_acc[*]}")"
 printf '"torch_version":%s,"openblas_core":%s}\n' "$(jstr "$torch_version")" "$(jstr "$openblas_core")"

@@ -15,7 +15,8 @@ namespace hydra::kernels {
 class context {
  public:
   /// `threads` <= 0 keeps OpenMP's default. Sets the process-wide OpenMP
-  /// thread count (that is what oneDNN reads).
+  /// thread count (that is what oneDNN reads), and flushes denormals to zero
+  /// on the calling thread and the OpenMP team.
   explicit context(int threads = 0);
 
   dnnl::engine& engine() { return engine_; }
