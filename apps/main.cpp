@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/node_cmd.hpp"
 #include "apps/train.hpp"
 
 int main(int argc, char** argv) {
@@ -12,6 +13,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   hydra::apps::train_options train;
   hydra::apps::add_train_command(app, train, exit_code);
+  hydra::apps::add_node_command(app, exit_code);
+  hydra::apps::add_ctl_command(app, exit_code);
+  hydra::apps::add_demo_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

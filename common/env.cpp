@@ -1,11 +1,14 @@
 #include "common/env.hpp"
 
+#include <thread>
+
 namespace hydra {
 namespace {
 
 class real_env final : public env {
  public:
   clock::time_point now() const override { return clock::now(); }
+  void sleep_for(clock::duration d) override { std::this_thread::sleep_for(d); }
 };
 
 }  // namespace

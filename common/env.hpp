@@ -13,6 +13,8 @@ class env {
   virtual ~env() = default;
   /// Monotonic time. Never the wall clock: it jumps.
   virtual clock::time_point now() const = 0;
+  /// Blocks the calling thread for `d` (a fake env just advances its clock).
+  virtual void sleep_for(clock::duration d) = 0;
 };
 
 /// The real environment. Lives for the whole program; thread-safe.
@@ -22,6 +24,7 @@ env& default_env();
 class manual_env final : public env {
  public:
   clock::time_point now() const override { return t_; }
+  void sleep_for(clock::duration d) override { t_ += d; }
   void advance(clock::duration d) { t_ += d; }
 
  private:

@@ -98,3 +98,18 @@ struct CtlReply {
   ok @1 :Bool;
   json @2 :Text;             # the answer, as JSON text
 }
+
+# The state of one actor, for migration and resume.
+struct ActorSnapshot {
+  logicalId @0 :Text;        # e.g. "trainer/0"
+  kind @1 :Text;             # "node", "trainer", "collector", "ledger"
+  state @2 :Data;            # the actor's own encoding of its state
+}
+
+# A node's durable view, kept in its state directory so a restarted node
+# rejoins the peers it knew even without --join.
+struct NodeSnapshot {
+  incarnation @0 :UInt64;
+  peers @1 :List(PeerInfo);
+  roles @2 :List(ActorSnapshot);
+}

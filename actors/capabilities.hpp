@@ -1,0 +1,37 @@
+#pragma once
+/// What a node can do, measured rather than declared: sustained GFLOP/s on
+/// the real kernels (under the node's duty-cycle cap), cores, memory, and the
+/// OS's power and load state.
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/duty_cycle.hpp"
+
+namespace hydra::actors {
+
+struct capabilities {
+  double gflops = 0;        ///< sustained, as offered (cap included)
+  std::uint32_t cores = 0;
+  std::uint64_t memory_bytes = 0;
+  float cpu_limit = 100;
+  bool on_battery = false;
+  float battery_percent = -1;  ///< -1: no battery
+  float load1 = 0;
+  bool idle = false;
+};
+
+/// Times a oneDNN inner product (the trainer's main kernel) for about
+/// `seconds`, pacing with `duty` after each call, and returns GFLOP/s of
+/// wall time (so a 25% cap measures about a quarter of the machine).
+double measure_gflops(double seconds, duty_cycle& duty, int threads = 0);
+
+/// Fills cores, memory, battery (from /sys/class/power_supply) and load
+/// (getloadavg); `idle` = load below a quarter of the cores.
+void read_os_state(capabilities& c, const std::string& power_supply_dir = "/sys/class/power_supply");
+
+nlohmann::json to_json(const capabilities& c);
+
+}  // namespace hydra::actors

@@ -1,0 +1,101 @@
+#include "actors/ctl_client.hpp"
+
+#include <capnp/message.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "actors/transport.hpp"
+#include "wire/frame.hpp"
+#include "wire/hydra.capnp.h"
+
+namespace hydra::actors {
+namespace {
+
+struct fd_guard {
+  int fd;
+  ~fd_guard() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+result<std::string> ctl_request(const std::string& address, const std::string& command,
+                                const std::vector<std::string>& args, double timeout_seconds) {
+  auto parsed = parse_address(address);
+  if (!parsed) return parsed.err();
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (int rc = getaddrinfo(parsed->first.c_str(), std::to_string(parsed->second).c_str(), &hints, &res); rc != 0)
+    return make_error(errc::invalid_input, "cannot resolve '" + parsed->first + "': " + gai_strerror(rc));
+  fd_guard s{::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
+  const int rc = s.fd < 0 ? -1 : ::connect(s.fd, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  if (s.fd < 0 || (rc != 0 && errno != EINPROGRESS))
+    return make_error(errc::unavailable, "cannot connect to " + address + ": " + std::strerror(errno));
+
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(timeout_seconds));
+  auto wait_for = [&](short events) -> status {
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+      if (left <= 0) return make_error(errc::deadline, "no answer from " + address + " within " + std::to_string(timeout_seconds) + " s");
+      pollfd p{s.fd, events, 0};
+      const int n = ::poll(&p, 1, static_cast<int>(left));
+      if (n > 0) return {};
+      if (n < 0 && errno != EINTR) return make_error(errc::io, std::strerror(errno));
+    }
+  };
+  if (auto st = wait_for(POLLOUT); !st) return st.err();
+  int err = 0;
+  socklen_t len = sizeof err;
+  getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  if (err) return make_error(errc::unavailable, "cannot connect to " + address + ": " + std::strerror(err));
+
+  // An admin client has no lasting identity: a fresh key per request.
+  const auto me = wire::generate_identity();
+  capnp::MallocMessageBuilder mb;
+  auto req = mb.initRoot<Message>().initCtlRequest();
+  req.setRequestId(1);
+  req.setCommand(command);
+  auto list = req.initArgs(static_cast<unsigned>(args.size()));
+  for (std::size_t i = 0; i < args.size(); ++i) list.set(static_cast<unsigned>(i), args[i]);
+  const auto frame = wire::seal(me, mb);
+  std::size_t sent = 0;
+  while (sent < frame.size()) {
+    if (auto st = wait_for(POLLOUT); !st) return st.err();
+    const ssize_t n = ::send(s.fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return make_error(errc::unavailable, std::strerror(errno));
+    if (n > 0) sent += static_cast<std::size_t>(n);
+  }
+
+  wire::frame_splitter splitter;
+  std::uint8_t buf[1 << 16];
+  for (;;) {
+    if (auto st = wait_for(POLLIN); !st) return st.err();
+    const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
+    if (n == 0) return make_error(errc::unavailable, address + " closed the connection");
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      return make_error(errc::unavailable, std::strerror(errno));
+    }
+    if (auto st = splitter.feed(buf, static_cast<std::size_t>(n)); !st) return st.err();
+    while (auto f = splitter.pop()) {
+      auto opened = wire::open(*f);
+      if (!opened) return opened.err();
+      auto m = opened->message();
+      if (m.which() != Message::CTL_REPLY) continue;
+      auto reply = m.getCtlReply();
+      if (!reply.getOk()) return make_error(errc::invalid_input, reply.getJson());
+      return std::string(reply.getJson());
+    }
+  }
+}
+
+}  // namespace hydra::actors

@@ -1,0 +1,595 @@
+#include "actors/node.hpp"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/failure_detector.hpp"
+#include "actors/lookup.hpp"
+#include "actors/routing_table.hpp"
+#include "common/env.hpp"
+#include "common/rng.hpp"
+#include "wire/frame.hpp"
+#include "wire/hydra.capnp.h"
+
+namespace hydra::actors {
+namespace {
+
+using membership::contact;
+using membership::peer_state;
+
+constexpr std::size_t probe_bytes = 1 << 20;   // bandwidth probe size
+constexpr double ping_every = 1.0;             // seconds between RTT pings
+constexpr double probe_every = 60.0;           // bandwidth re-measured this often
+constexpr double os_refresh_every = 10.0;
+constexpr double bucket_max_age = 60.0;        // Kademlia bucket refresh
+constexpr double query_timeout = 2.0;          // a FIND_NODE answer is late after this
+
+node_id to_id(capnp::Data::Reader d) {
+  node_id id{};
+  if (d.size() == id.size()) std::memcpy(id.data(), d.begin(), id.size());
+  return id;
+}
+
+struct peer_record {
+  std::string address;
+  std::uint64_t incarnation = 0, heartbeat = 0;
+  capabilities caps;
+  double ping_sent = -1;
+  std::uint64_t ping_nonce = 0;
+  double last_ping = -1e9;
+  double probe_sent = -1, last_probe = -1e9;
+  std::uint64_t probe_nonce = 0;
+  double bandwidth_bps = 0;
+  peer_state last_state = peer_state::alive;
+};
+
+struct pending_lookup {
+  node_id target;
+  membership::lookup search;
+  std::map<node_id, double> in_flight;  // queried id -> time asked
+  bool self_lookup = false;
+};
+
+struct node_state {
+  node_config cfg;
+  transport* tp = nullptr;
+  env* clock = &default_env();
+  env::clock::time_point start{};
+  std::uint64_t heartbeat = 0, ticks = 0, nonce = 1;
+  std::unique_ptr<membership::routing_table> table;
+  std::unique_ptr<membership::failure_detector> detector;
+  std::map<node_id, peer_record> peers;
+  std::map<std::string, conn_id> out_conns;  // listen address -> our connection
+  std::map<std::uint64_t, pending_lookup> lookups;
+  std::map<std::string, role_actor> roles;   // logical id -> actor
+  rng random{1};
+  double last_os_refresh = 0;
+  bool membership_changed = false;  // the snapshot is stale
+  double last_save = -1e9;
+  static inline const char* name = "hydra.node";
+
+  double now() const { return seconds_between(start, clock->now()); }
+  std::string me() const { return id_short(cfg.identity.id); }
+};
+
+using self_ptr = node_actor::stateful_pointer<node_state>;
+
+// ---- message building -------------------------------------------------------
+
+void fill_caps(Capabilities::Builder b, const capabilities& c) {
+  b.setGflops(c.gflops);
+  b.setCores(c.cores);
+  b.setMemoryBytes(c.memory_bytes);
+  b.setCpuLimit(c.cpu_limit);
+  b.setOnBattery(c.on_battery);
+  b.setBatteryPercent(c.battery_percent);
+  b.setLoad1(c.load1);
+  b.setIdle(c.idle);
+}
+
+capabilities read_caps(Capabilities::Reader r) {
+  capabilities c;
+  c.gflops = r.getGflops();
+  c.cores = r.getCores();
+  c.memory_bytes = r.getMemoryBytes();
+  c.cpu_limit = r.getCpuLimit();
+  c.on_battery = r.getOnBattery();
+  c.battery_percent = r.getBatteryPercent();
+  c.load1 = r.getLoad1();
+  c.idle = r.getIdle();
+  return c;
+}
+
+void fill_self_entry(node_state& st, PeerEntry::Builder e) {
+  auto info = e.initInfo();
+  info.setId(kj::arrayPtr(st.cfg.identity.id.data(), st.cfg.identity.id.size()));
+  info.setAddress(st.cfg.listen_address);
+  e.setIncarnation(st.cfg.incarnation);
+  e.setHeartbeat(st.heartbeat);
+  fill_caps(e.initCapabilities(), st.cfg.caps);
+}
+
+template <class Fill>
+void send_message(node_state& st, conn_id conn, Fill&& fill) {
+  capnp::MallocMessageBuilder mb;
+  fill(mb.initRoot<Message>());
+  st.tp->send(conn, wire::seal(st.cfg.identity, mb));
+}
+
+conn_id conn_to(node_state& st, const std::string& address) {
+  auto it = st.out_conns.find(address);
+  if (it != st.out_conns.end()) return it->second;
+  const conn_id c = st.tp->connect(address);
+  st.out_conns[address] = c;
+  return c;
+}
+
+void send_hello(node_state& st, conn_id conn) {
+  send_message(st, conn, [&](Message::Builder m) { fill_self_entry(st, m.initHello().initSelf()); });
+}
+
+std::vector<node_id> live_peers(node_state& st, double now) {
+  std::vector<node_id> out;
+  for (auto& [id, p] : st.peers)
+    if (st.detector->state(id, now) != peer_state::dead) out.push_back(id);
+  return out;
+}
+
+void send_gossip(node_state& st, conn_id conn, double now) {
+  auto live = live_peers(st, now);
+  send_message(st, conn, [&](Message::Builder m) {
+    auto entries = m.initGossip().initEntries(static_cast<unsigned>(live.size() + 1));
+    fill_self_entry(st, entries[0]);
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      const auto& p = st.peers[live[i]];
+      auto e = entries[static_cast<unsigned>(i + 1)];
+      auto info = e.initInfo();
+      info.setId(kj::arrayPtr(live[i].data(), live[i].size()));
+      info.setAddress(p.address);
+      e.setIncarnation(p.incarnation);
+      e.setHeartbeat(p.heartbeat);
+      fill_caps(e.initCapabilities(), p.caps);
+    }
+  });
+}
+
+// ---- membership ---------------------------------------------------------------
+
+/// Takes in a peer's (id, address, version, capabilities) from a hello or
+/// gossip. Returns true when the peer is new to us or has restarted.
+bool learn(node_state& st, const node_id& id, const std::string& address, std::uint64_t inc, std::uint64_t hb,
+           const capabilities& caps, double now) {
+  if (id == st.cfg.identity.id || address.empty()) return false;
+  const bool is_new = !st.peers.count(id);
+  auto& p = st.peers[id];
+  const bool restarted = !is_new && inc > p.incarnation;
+  const bool newer = st.detector->observe(id, inc, hb, now);
+  if (is_new || newer) {
+    if (inc > p.incarnation) {
+      if (!is_new) spdlog::info("[{}] peer {} restarted (incarnation {})", st.me(), id_short(id), inc);
+      p.last_probe = -1e9;  // re-measure the link of a restarted peer
+    }
+    if (p.address != address && !p.address.empty()) st.out_conns.erase(p.address);
+    p.address = address;
+    p.incarnation = inc;
+    p.heartbeat = hb;
+    p.caps = caps;
+  }
+  if (st.detector->state(id, now) != peer_state::dead) {
+    if (auto stale = st.table->update({id, address}, now)) {
+      // Bucket full: Kademlia keeps the old contact unless it is dead.
+      if (st.detector->state(stale->id, now) == peer_state::dead) st.table->replace(stale->id, {id, address}, now);
+    }
+  }
+  if (is_new) spdlog::info("[{}] new peer {} at {}", st.me(), id_short(id), address);
+  if (is_new || restarted) st.membership_changed = true;
+  return is_new || restarted;
+}
+
+void start_lookup(node_state& st, const node_id& target, bool self_lookup, double now) {
+  auto seeds = st.table->closest(target, st.cfg.k);
+  if (seeds.empty()) return;
+  const std::uint64_t rid = st.nonce++;
+  st.lookups.emplace(rid,
+                     pending_lookup{target, membership::lookup(target, std::move(seeds), st.cfg.k, 3), {}, self_lookup});
+  (void)now;
+}
+
+void drive_lookups(node_state& st, double now) {
+  for (auto it = st.lookups.begin(); it != st.lookups.end();) {
+    auto& pl = it->second;
+    for (auto q = pl.in_flight.begin(); q != pl.in_flight.end();) {
+      if (now - q->second > query_timeout) {
+        pl.search.on_failure(q->first);
+        q = pl.in_flight.erase(q);
+      } else {
+        ++q;
+      }
+    }
+    for (auto& c : pl.search.next_queries()) {
+      pl.in_flight[c.id] = now;
+      const std::uint64_t rid = it->first;
+      send_message(st, conn_to(st, c.address), [&](Message::Builder m) {
+        auto f = m.initFindNode();
+        f.setRequestId(rid);
+        f.setTarget(kj::arrayPtr(pl.target.data(), pl.target.size()));
+      });
+    }
+    if (pl.search.done()) {
+      // Contacts the lookup met become candidates: say hello, they answer.
+      for (auto& c : pl.search.result())
+        if (!st.peers.count(c.id) && c.id != st.cfg.identity.id) send_hello(st, conn_to(st, c.address));
+      it = st.lookups.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---- JSON view ------------------------------------------------------------------
+
+std::string peers_json(node_state& st) {
+  const double now = st.now();
+  nlohmann::json list = nlohmann::json::array();
+  list.push_back({{"id", id_hex(st.cfg.identity.id)},
+                  {"address", st.cfg.listen_address},
+                  {"state", "alive"},
+                  {"self", true},
+                  {"incarnation", st.cfg.incarnation},
+                  {"heartbeat", st.heartbeat},
+                  {"last_heard_seconds", 0.0},
+                  {"capabilities", to_json(st.cfg.caps)}});
+  for (auto& [id, p] : st.peers) {
+    const auto* rtt = st.detector->rtt(id);
+    nlohmann::json j = {{"id", id_hex(id)},
+                        {"address", p.address},
+                        {"state", membership::to_string(st.detector->state(id, now))},
+                        {"self", false},
+                        {"incarnation", p.incarnation},
+                        {"heartbeat", p.heartbeat},
+                        {"last_heard_seconds", now - st.detector->last_heard(id)},
+                        {"suspect_after_seconds", st.detector->suspect_after(id)},
+                        {"dead_after_seconds", st.detector->dead_after(id)},
+                        {"capabilities", to_json(p.caps)}};
+    j["rtt_ms"] = rtt && rtt->has_sample() ? nlohmann::json(rtt->srtt() * 1e3) : nlohmann::json(nullptr);
+    j["bandwidth_mbps"] = p.bandwidth_bps > 0 ? nlohmann::json(p.bandwidth_bps * 8 / 1e6) : nlohmann::json(nullptr);
+    list.push_back(std::move(j));
+  }
+  nlohmann::json out = {{"node", id_hex(st.cfg.identity.id)},
+                        {"address", st.cfg.listen_address},
+                        {"routing_table_size", st.table->size()},
+                        {"roles", nlohmann::json::array()},
+                        {"peers", std::move(list)}};
+  for (auto& [lid, a] : st.roles) out["roles"].push_back(lid);
+  return out.dump();
+}
+
+// ---- persistence ------------------------------------------------------------------
+
+void save_snapshot(node_state& st) {
+  if (st.cfg.state_dir.empty()) return;
+  capnp::MallocMessageBuilder mb;
+  auto s = mb.initRoot<NodeSnapshot>();
+  s.setIncarnation(st.cfg.incarnation);
+  const double now = st.now();
+  auto live = live_peers(st, now);
+  auto list = s.initPeers(static_cast<unsigned>(live.size()));
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    list[static_cast<unsigned>(i)].setId(kj::arrayPtr(live[i].data(), live[i].size()));
+    list[static_cast<unsigned>(i)].setAddress(st.peers[live[i]].address);
+  }
+  auto words = capnp::messageToFlatArray(mb);
+  auto bytes = words.asBytes();
+  const std::string path = st.cfg.state_dir + "/node.snapshot", tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  bool ok = ::write(fd, bytes.begin(), bytes.size()) == static_cast<ssize_t>(bytes.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (ok) std::rename(tmp.c_str(), path.c_str());
+}
+
+std::vector<std::string> snapshot_peers(const std::string& dir) {
+  std::vector<std::string> out;
+  std::ifstream f(dir + "/node.snapshot", std::ios::binary);
+  if (!f) return out;
+  std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  if (bytes.empty() || bytes.size() % 8 || bytes.size() > (16u << 20)) return out;
+  auto words = kj::heapArray<capnp::word>(bytes.size() / 8);
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  try {
+    capnp::FlatArrayMessageReader reader(words);
+    for (auto p : reader.getRoot<NodeSnapshot>().getPeers()) out.emplace_back(p.getAddress());
+  } catch (const kj::Exception& e) {
+    spdlog::warn("ignoring unreadable {}/node.snapshot: {}", dir, e.getDescription().cStr());
+  }
+  return out;
+}
+
+// ---- handlers ------------------------------------------------------------------
+
+void handle_frame(self_ptr self, const inbound& in) {
+  auto& st = self->state;
+  const double now = st.now();
+  auto msg = in.frame->message();
+  const node_id from = in.frame->sender();
+  switch (msg.which()) {
+    case Message::HELLO: {
+      auto e = msg.getHello().getSelf();
+      if (to_id(e.getInfo().getId()) != from) {
+        spdlog::warn("[{}] hello from {} claims another id; closing", st.me(), id_short(from));
+        st.tp->close(in.conn);
+        return;
+      }
+      const bool news = learn(st, from, e.getInfo().getAddress(), e.getIncarnation(), e.getHeartbeat(),
+                              read_caps(e.getCapabilities()), now);
+      if (news) {
+        // A newcomer (or a restarted node): answer with who we are and
+        // everyone we know, so it learns the membership in one round trip.
+        // Known senders get no answer, which ends the exchange.
+        send_hello(st, in.conn);
+        send_gossip(st, in.conn, now);
+      }
+      break;
+    }
+    case Message::GOSSIP:
+      for (auto e : msg.getGossip().getEntries()) {
+        const node_id id = to_id(e.getInfo().getId());
+        learn(st, id, e.getInfo().getAddress(), e.getIncarnation(), e.getHeartbeat(), read_caps(e.getCapabilities()),
+              now);
+      }
+      break;
+    case Message::PING:
+      send_message(st, in.conn, [&](Message::Builder m) { m.initPong().setNonce(msg.getPing().getNonce()); });
+      break;
+    case Message::PONG: {
+      auto it = st.peers.find(from);
+      if (it != st.peers.end() && it->second.ping_sent >= 0 && msg.getPong().getNonce() == it->second.ping_nonce) {
+        st.detector->rtt_sample(from, now - it->second.ping_sent);
+        it->second.ping_sent = -1;
+      }
+      break;
+    }
+    case Message::PROBE:
+      send_message(st, in.conn, [&](Message::Builder m) {
+        auto a = m.initProbeAck();
+        a.setNonce(msg.getProbe().getNonce());
+        a.setBytes(msg.getProbe().getData().size());
+      });
+      break;
+    case Message::PROBE_ACK: {
+      auto it = st.peers.find(from);
+      if (it != st.peers.end() && it->second.probe_sent >= 0 && msg.getProbeAck().getNonce() == it->second.probe_nonce) {
+        const auto* rtt = st.detector->rtt(from);
+        const double elapsed = now - it->second.probe_sent - (rtt && rtt->has_sample() ? rtt->srtt() : 0.0);
+        it->second.bandwidth_bps = double(msg.getProbeAck().getBytes()) / std::max(elapsed, 1e-6);
+        it->second.probe_sent = -1;
+      }
+      break;
+    }
+    case Message::FIND_NODE: {
+      const node_id target = to_id(msg.getFindNode().getTarget());
+      auto closest = st.table->closest(target, st.cfg.k);
+      send_message(st, in.conn, [&](Message::Builder m) {
+        auto f = m.initFoundNodes();
+        f.setRequestId(msg.getFindNode().getRequestId());
+        auto nodes = f.initNodes(static_cast<unsigned>(closest.size()));
+        for (std::size_t i = 0; i < closest.size(); ++i) {
+          nodes[static_cast<unsigned>(i)].setId(kj::arrayPtr(closest[i].id.data(), closest[i].id.size()));
+          nodes[static_cast<unsigned>(i)].setAddress(closest[i].address);
+        }
+      });
+      break;
+    }
+    case Message::FOUND_NODES: {
+      auto it = st.lookups.find(msg.getFoundNodes().getRequestId());
+      if (it == st.lookups.end()) break;
+      std::vector<contact> nodes;
+      for (auto n : msg.getFoundNodes().getNodes()) nodes.push_back({to_id(n.getId()), n.getAddress()});
+      it->second.in_flight.erase(from);
+      it->second.search.on_response(from, nodes);
+      drive_lookups(st, now);
+      break;
+    }
+    case Message::CTL_REQUEST: {
+      auto req = msg.getCtlRequest();
+      const std::string cmd = req.getCommand();
+      bool ok = true;
+      std::string json;
+      if (cmd == "peers") {
+        json = peers_json(st);
+      } else {
+        ok = false;
+        json = nlohmann::json({{"error", "unknown command '" + cmd + "' (try: peers)"}}).dump();
+      }
+      send_message(st, in.conn, [&](Message::Builder m) {
+        auto r = m.initCtlReply();
+        r.setRequestId(req.getRequestId());
+        r.setOk(ok);
+        r.setJson(json);
+      });
+      break;
+    }
+    case Message::CTL_REPLY:
+      break;
+  }
+}
+
+void on_tick(self_ptr self) {
+  auto& st = self->state;
+  const double now = st.now();
+  ++st.heartbeat;
+  ++st.ticks;
+
+  // State changes: log them; forget the dead in the routing table.
+  for (auto& [id, p] : st.peers) {
+    const auto s = st.detector->state(id, now);
+    if (s != p.last_state) {
+      spdlog::info("[{}] peer {} is now {}", st.me(), id_short(id), membership::to_string(s));
+      if (s == peer_state::dead) {
+        st.table->remove(id);
+        auto c = st.out_conns.find(p.address);
+        if (c != st.out_conns.end()) {
+          st.tp->close(c->second);
+          st.out_conns.erase(c);
+        }
+      }
+      p.last_state = s;
+    }
+  }
+
+  // Gossip to a few random live peers.
+  auto live = live_peers(st, now);
+  for (std::size_t i = live.size(); i > 1; --i) std::swap(live[i - 1], live[st.random.below(i)]);
+  const std::size_t fanout = std::min(live.size(), st.cfg.gossip_fanout);
+  for (std::size_t i = 0; i < fanout; ++i) send_gossip(st, conn_to(st, st.peers[live[i]].address), now);
+
+  // RTT pings and bandwidth probes to every live peer, at their own pace.
+  for (auto& id : live) {
+    auto& p = st.peers[id];
+    if (now - p.last_ping >= ping_every) {
+      p.last_ping = now;
+      p.ping_sent = now;
+      p.ping_nonce = st.nonce++;
+      send_message(st, conn_to(st, p.address), [&](Message::Builder m) { m.initPing().setNonce(p.ping_nonce); });
+    }
+    if (now - p.last_probe >= probe_every) {
+      p.last_probe = now;
+      p.probe_sent = now;
+      p.probe_nonce = st.nonce++;
+      send_message(st, conn_to(st, p.address), [&](Message::Builder m) {
+        auto pr = m.initProbe();
+        pr.setNonce(p.probe_nonce);
+        pr.initData(probe_bytes);
+      });
+    }
+  }
+
+  if (now - st.last_os_refresh >= os_refresh_every) {
+    st.last_os_refresh = now;
+    read_os_state(st.cfg.caps);
+  }
+  // Keep the snapshot fresh (at most once a second) so a node killed early
+  // still knows whom to rejoin.
+  if (st.membership_changed && now - st.last_save >= 1.0) {
+    st.membership_changed = false;
+    st.last_save = now;
+    save_snapshot(st);
+  }
+  for (int b : st.table->stale_buckets(now, bucket_max_age)) {
+    st.table->touch_bucket(b, now);
+    start_lookup(st, st.table->random_id_in_bucket(b, st.random), false, now);
+  }
+  drive_lookups(st, now);
+  self->delayed_send(self, std::chrono::microseconds(static_cast<long>(st.cfg.gossip_interval * 1e6)), tick_atom::value);
+}
+
+node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* tp) {
+  auto& st = self->state;
+  st.tp = tp;
+  st.start = st.clock->now();
+  st.random = rng(std::hash<std::string>{}(id_hex(cfg.identity.id)));
+  st.table = std::make_unique<membership::routing_table>(cfg.identity.id, cfg.k);
+  st.detector = std::make_unique<membership::failure_detector>(cfg.gossip_interval);
+  st.cfg = std::move(cfg);
+  // Join: through every --join peer, plus the peers the snapshot remembers.
+  auto targets = st.cfg.join;
+  for (auto& a : snapshot_peers(st.cfg.state_dir))
+    if (std::find(targets.begin(), targets.end(), a) == targets.end()) targets.push_back(a);
+  for (auto& a : targets)
+    if (a != st.cfg.listen_address) send_hello(st, conn_to(st, a));
+  self->send(self, tick_atom::value);
+  // Look ourselves up once the first peers have answered: fills the buckets.
+  self->delayed_send(self, std::chrono::seconds(1), lookup_atom::value);
+  return {
+      [=](tick_atom) { on_tick(self); },
+      [=](lookup_atom) {
+        auto& s = self->state;
+        start_lookup(s, s.cfg.identity.id, true, s.now());
+        drive_lookups(s, s.now());
+      },
+      [=](frame_atom, const inbound& in) { handle_frame(self, in); },
+      [=](closed_atom, conn_id c, const std::string& reason) {
+        auto& s = self->state;
+        for (auto it = s.out_conns.begin(); it != s.out_conns.end(); ++it)
+          if (it->second == c) {
+            s.out_conns.erase(it);
+            break;
+          }
+        (void)reason;
+      },
+      [=](peers_atom) -> std::string { return peers_json(self->state); },
+      [=](spawn_atom, const std::string& kind) -> std::string {
+        auto& s = self->state;
+        std::size_t n = 0;
+        while (s.roles.count(kind + "/" + std::to_string(n))) ++n;
+        const std::string lid = kind + "/" + std::to_string(n);
+        s.roles.emplace(lid, spawn_role(self->system(), kind, lid));
+        return lid;
+      },
+      [=](describe_atom, const std::string& lid) -> caf::result<std::string> {
+        auto& s = self->state;
+        auto it = s.roles.find(lid);
+        if (it == s.roles.end()) return std::string("no actor " + lid);
+        return self->delegate(it->second, describe_atom::value);
+      },
+      [=](snapshot_atom) -> snapshot_bytes {
+        save_snapshot(self->state);
+        return encode_snapshot("node/" + id_short(self->state.cfg.identity.id), "node", {});
+      },
+      [=](stop_atom) {
+        save_snapshot(self->state);
+        for (auto& [lid, a] : self->state.roles) self->send_exit(a, caf::exit_reason::user_shutdown);
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+node_actor spawn_node(caf::actor_system& sys, node_config cfg, transport& tp) {
+  return sys.spawn(node_impl, std::move(cfg), &tp);
+}
+
+transport_events forward_to(caf::actor_system& sys, node_actor node) {
+  transport_events ev;
+  ev.on_frame = [node](conn_id c, std::shared_ptr<wire::opened_frame> f) {
+    caf::anon_send(node, frame_atom::value, inbound{c, std::move(f)});
+  };
+  ev.on_closed = [node](conn_id c, const std::string& reason) {
+    caf::anon_send(node, closed_atom::value, c, reason);
+  };
+  ev.on_log = [](const std::string& line) { spdlog::warn("{}", line); };
+  (void)sys;
+  return ev;
+}
+
+result<std::uint64_t> bump_incarnation(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = dir + "/incarnation";
+  std::uint64_t n = 0;
+  {
+    std::ifstream f(path);
+    if (f) f >> n;
+  }
+  ++n;
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(errc::io, path + ": cannot write: " + std::strerror(errno));
+  const std::string text = std::to_string(n) + "\n";
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return make_error(errc::io, path + ": cannot write");
+  return n;
+}
+
+}  // namespace hydra::actors

@@ -1,0 +1,45 @@
+#pragma once
+/// The node actor: one per machine (or per process in the local demo). It
+/// owns the node's identity, advertises its measured capabilities, keeps the
+/// membership view — a Kademlia routing table, gossip-style heartbeats with
+/// failure detection (alive -> suspect -> dead, timeouts derived from
+/// observed round-trip times), RTT and bandwidth per peer — and hosts the
+/// role actors, addressed by logical id.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "actors/capabilities.hpp"
+#include "actors/roles.hpp"
+#include "actors/transport.hpp"
+#include "wire/identity.hpp"
+
+namespace hydra::actors {
+
+struct node_config {
+  wire::identity identity;
+  std::string listen_address;           ///< "host:port" peers reach us at
+  std::vector<std::string> join;        ///< peers to join through
+  std::string state_dir;                ///< snapshot goes to state_dir/node.snapshot
+  std::uint64_t incarnation = 1;        ///< grows on each restart
+  capabilities caps;
+  double gossip_interval = 0.25;        ///< seconds between gossip rounds
+  std::size_t gossip_fanout = 3;
+  std::size_t k = 20;                   ///< Kademlia bucket size
+};
+
+/// Spawns the node actor. `tp` must outlive it; the caller wires the
+/// transport's events to the returned actor (see `connect_transport`).
+node_actor spawn_node(caf::actor_system& sys, node_config cfg, transport& tp);
+
+/// Transport events that forward frames and closures to `node`.
+transport_events forward_to(caf::actor_system& sys, node_actor node);
+
+/// Reads the incarnation counter in `state_dir`, adds one, stores it
+/// (fsync'd) and returns the new value.
+result<std::uint64_t> bump_incarnation(const std::string& state_dir);
+
+}  // namespace hydra::actors

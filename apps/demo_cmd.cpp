@@ -1,0 +1,212 @@
+// `hydra demo`: N node processes on 127.0.0.1, each joined through the one
+// started before it; waits until every node sees every other alive, prints
+// the membership table, and cleans up every process on exit or Ctrl-C.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "actors/ctl_client.hpp"
+#include "apps/node_cmd.hpp"
+#include "apps/progress.hpp"
+#include "common/env.hpp"
+
+namespace hydra::apps {
+namespace {
+
+namespace fs = std::filesystem;
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+struct demo_options {
+  int nodes = 4;
+  std::string state;
+  double duration = -1;  // < 0: until Ctrl-C
+  bool json = false;
+};
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("hydra") : p.string();
+}
+
+pid_t start_node(const std::string& exe, const std::string& dir, const std::string& join) {
+  fs::create_directories(dir);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  // Child: die with the demo even if it is killed -9.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(1);
+  const int log = ::open((dir + "/node.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log >= 0) {
+    dup2(log, STDOUT_FILENO);
+    dup2(log, STDERR_FILENO);
+  }
+  std::vector<std::string> args = {exe, "node", "--listen", "127.0.0.1:0", "--state", dir};
+  if (!join.empty()) {
+    args.push_back("--join");
+    args.push_back(join);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(exe.c_str(), argv.data());
+  _exit(127);
+}
+
+std::string wait_for_address(const std::string& dir, pid_t pid, double timeout) {
+  env& e = default_env();
+  const auto t0 = e.now();
+  while (seconds_between(t0, e.now()) < timeout && !g_stop) {
+    std::ifstream f(dir + "/address");
+    std::string a;
+    if (f && std::getline(f, a) && !a.empty()) return a;
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
+}
+
+int alive_count(const std::string& json_text) {
+  int n = 0;
+  for (auto& p : nlohmann::json::parse(json_text)["peers"]) n += p["state"] == "alive";
+  return n;
+}
+
+int run_demo(const demo_options& o) {
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  const bool temp = o.state.empty();
+  std::string base = o.state;
+  if (temp) {
+    char tmpl[] = "/tmp/hydra-demo-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+      std::fprintf(stderr, "hydra demo: error: cannot create a temporary folder\n");
+      return 1;
+    }
+    base = tmpl;
+  }
+  fs::create_directories(base);
+  const std::string exe = self_exe();
+  std::vector<pid_t> pids;
+  std::vector<std::string> addrs;
+  int rc = 0;
+  auto cleanup = [&] {
+    for (pid_t p : pids) kill(p, SIGTERM);
+    env& e = default_env();
+    const auto t0 = e.now();
+    for (pid_t p : pids) {
+      int status;
+      while (waitpid(p, &status, WNOHANG) == 0) {
+        if (seconds_between(t0, e.now()) > 5) {
+          kill(p, SIGKILL);
+          waitpid(p, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    if (temp) fs::remove_all(base);
+  };
+
+  progress_bar bar(default_env(), "start", o.nodes, !o.json);
+  for (int i = 0; i < o.nodes && !g_stop; ++i) {
+    const std::string dir = base + "/node-" + std::to_string(i);
+    const pid_t pid = start_node(exe, dir, addrs.empty() ? "" : addrs.back());
+    pids.push_back(pid);
+    const std::string a = wait_for_address(dir, pid, 30);
+    if (a.empty()) {
+      std::fprintf(stderr, "hydra demo: error: node %d did not start (see %s/node.log)\n", i, dir.c_str());
+      cleanup();
+      return 1;
+    }
+    addrs.push_back(a);
+    bar.update(i + 1, "node " + std::to_string(i) + " at " + a);
+  }
+  bar.finish(std::to_string(addrs.size()) + " nodes started");
+
+  // Wait until every node lists every node alive.
+  env& e = default_env();
+  const auto t0 = e.now();
+  bool converged = false;
+  std::string view;
+  while (!g_stop && seconds_between(t0, e.now()) < 60) {
+    int ok = 0;
+    for (auto& a : addrs) {
+      auto r = actors::ctl_request(a, "peers", {}, 2.0);
+      if (r && alive_count(*r) == o.nodes) ++ok;
+      if (r && &a == &addrs.front()) view = *r;
+    }
+    if (ok == o.nodes) {
+      converged = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const double seconds = seconds_between(t0, e.now());
+  if (!converged) {
+    std::fprintf(stderr, "hydra demo: error: membership did not converge in %.0f s\n", seconds);
+    rc = 1;
+  } else if (o.json) {
+    nlohmann::json j = {{"nodes", o.nodes}, {"converged_seconds", seconds}, {"addresses", addrs},
+                        {"view_of_node_0", nlohmann::json::parse(view)}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("all %d nodes see each other (%.2f s); membership as node 0 sees it:\n", o.nodes, seconds);
+    auto r = actors::ctl_request(addrs.front(), "peers");
+    if (r) {
+      auto j = nlohmann::json::parse(*r);
+      for (auto& p : j["peers"])
+        std::printf("  %s  %-21s %-7s %7.1f GFLOP/s  %s\n", p["id"].get<std::string>().substr(0, 16).c_str(),
+                    p["address"].get<std::string>().c_str(), p["state"].get<std::string>().c_str(),
+                    p["capabilities"]["gflops"].get<double>(), p["self"].get<bool>() ? "(node 0)" : "");
+    }
+    std::printf("state in %s%s; Ctrl-C stops every node\n", base.c_str(), temp ? " (removed on exit)" : "");
+    std::fflush(stdout);
+  }
+  if (converged) {
+    const auto t1 = e.now();
+    while (!g_stop && (o.duration < 0 || seconds_between(t1, e.now()) < o.duration)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (std::size_t i = 0; i < pids.size(); ++i) {
+        int status;
+        if (pids[i] > 0 && waitpid(pids[i], &status, WNOHANG) == pids[i]) {
+          std::fprintf(stderr, "hydra demo: node %zu exited\n", i);
+          pids[i] = -1;
+        }
+      }
+    }
+  }
+  std::erase(pids, -1);
+  cleanup();
+  return rc;
+}
+
+}  // namespace
+
+CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<demo_options>();
+  auto* cmd = app.add_subcommand("demo", "Start N local node processes that find each other, and show them");
+  cmd->add_option("--nodes", o->nodes, "Number of node processes")->check(CLI::Range(1, 64))->capture_default_str();
+  cmd->add_option("--state", o->state, "Keep node i's state in DIR/node-i (default: a temporary folder)");
+  cmd->add_option("--duration", o->duration, "Stop after this many seconds (default: run until Ctrl-C)");
+  cmd->add_flag("--json", o->json, "Print the result as JSON");
+  cmd->callback([o, &exit_code] { exit_code = run_demo(*o); });
+  return cmd;
+}
+
+}  // namespace hydra::apps

@@ -1,0 +1,167 @@
+#include "apps/node_cmd.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "actors/capabilities.hpp"
+#include "actors/ctl_client.hpp"
+#include "actors/node.hpp"
+#include "actors/transport.hpp"
+#include "wire/identity.hpp"
+
+namespace hydra::apps {
+namespace {
+
+struct node_options {
+  std::string listen = "127.0.0.1:7400";
+  std::vector<std::string> join;
+  std::string state = "hydra-state";
+  double cpu_limit = 100;
+  double gossip_interval = 0.25;
+};
+
+int fail(const char* cmd, const std::string& what) {
+  std::fprintf(stderr, "hydra %s: error: %s\n", cmd, what.c_str());
+  return 1;
+}
+
+/// Writes `text` to `path` atomically (temp file + rename).
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << text << "\n";
+  }
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+int run_node(const node_options& o) {
+  auto addr = actors::parse_address(o.listen);
+  if (!addr) return fail("node", addr.err().message);
+  for (auto& j : o.join)
+    if (auto a = actors::parse_address(j); !a) return fail("node", "--join: " + a.err().message);
+  spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
+
+  auto id = wire::load_or_create_identity(o.state);
+  if (!id) return fail("node", id.err().message);
+  auto inc = actors::bump_incarnation(o.state);
+  if (!inc) return fail("node", inc.err().message);
+
+  // Block the stop signals before any thread starts, so only sigwait sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  actors::transport tp;
+  auto port = tp.listen(addr->first, addr->second);
+  if (!port) return fail("node", port.err().message);
+  const std::string host = addr->first.find(':') != std::string::npos ? "[" + addr->first + "]" : addr->first;
+  const std::string listen_address = host + ":" + std::to_string(*port);
+
+  actors::node_config cfg;
+  cfg.identity = *id;
+  cfg.listen_address = listen_address;
+  cfg.join = o.join;
+  cfg.state_dir = o.state;
+  cfg.incarnation = *inc;
+  cfg.gossip_interval = o.gossip_interval;
+  duty_cycle duty(default_env(), o.cpu_limit);
+  cfg.caps.cpu_limit = static_cast<float>(o.cpu_limit);
+  cfg.caps.gflops = actors::measure_gflops(0.3, duty);
+  actors::read_os_state(cfg.caps);
+
+  caf::actor_system_config sys_cfg;
+  sys_cfg.set("scheduler.max-threads", 2);
+  sys_cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{sys_cfg};
+  auto node = actors::spawn_node(sys, cfg, tp);
+  tp.set_events(actors::forward_to(sys, node));
+  tp.start();
+  spdlog::info("node {} (incarnation {}) listening on {}, {:.1f} GFLOP/s at cpu-limit {}%", id_hex(id->id), *inc,
+               listen_address, cfg.caps.gflops, o.cpu_limit);
+  write_file_atomic(o.state + "/address", listen_address);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("stopping on signal {}", sig);
+  caf::anon_send(node, actors::stop_atom::value);
+  sys.await_all_actors_done();
+  tp.stop();
+  std::filesystem::remove(o.state + "/address");
+  return 0;
+}
+
+std::string table(const std::string& json_text) {
+  auto j = nlohmann::json::parse(json_text);
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-18s %-22s %-8s %8s %6s %9s %10s\n", "ID", "ADDRESS", "STATE", "GFLOP/s", "CORES",
+                "RTT ms", "HEARD s");
+  out += line;
+  for (auto& p : j["peers"]) {
+    const std::string id = p["id"].get<std::string>().substr(0, 16) + (p["self"].get<bool>() ? " *" : "");
+    const std::string rtt = p.contains("rtt_ms") && !p["rtt_ms"].is_null()
+                                ? std::to_string(p["rtt_ms"].get<double>()).substr(0, 6)
+                                : "-";
+    std::snprintf(line, sizeof line, "%-18s %-22s %-8s %8.1f %6d %9s %10.1f\n", id.c_str(),
+                  p["address"].get<std::string>().c_str(), p["state"].get<std::string>().c_str(),
+                  p["capabilities"]["gflops"].get<double>(), p["capabilities"]["cores"].get<int>(), rtt.c_str(),
+                  p["last_heard_seconds"].get<double>());
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace
+
+CLI::App* add_node_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<node_options>();
+  auto* cmd = app.add_subcommand("node", "Run a Hydra peer: join the cluster, advertise capabilities, keep membership");
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 = any free port)")->capture_default_str();
+  cmd->add_option("--join", o->join, "HOST:PORT of any live peer (repeatable)");
+  cmd->add_option("--state", o->state, "State directory: identity key, incarnation, snapshot")->capture_default_str();
+  cmd->add_option("--cpu-limit", o->cpu_limit, "Compute at most this percent of the time")
+      ->check(CLI::Range(1.0, 100.0))
+      ->capture_default_str();
+  cmd->add_option("--gossip-interval", o->gossip_interval, "Seconds between gossip rounds")
+      ->check(CLI::Range(0.05, 10.0))
+      ->capture_default_str();
+  cmd->callback([o, &exit_code] { exit_code = run_node(*o); });
+  return cmd;
+}
+
+CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
+  struct opts {
+    std::string connect;
+    bool json = false;
+    double timeout = 5;
+  };
+  auto o = std::make_shared<opts>();
+  auto* cmd = app.add_subcommand("ctl", "Ask a running node (admin commands)");
+  cmd->add_option("--connect", o->connect, "HOST:PORT of the node")->required();
+  cmd->add_option("--timeout", o->timeout, "Seconds to wait for the answer")->capture_default_str();
+  cmd->require_subcommand(1);
+  auto* peers = cmd->add_subcommand("peers", "The node's membership view: id, address, state, capabilities");
+  peers->add_flag("--json", o->json, "Print the raw JSON");
+  peers->callback([o, &exit_code] {
+    auto r = actors::ctl_request(o->connect, "peers", {}, o->timeout);
+    if (!r) {
+      exit_code = fail("ctl", r.err().message);
+      return;
+    }
+    std::fputs(o->json ? (*r + "\n").c_str() : table(*r).c_str(), stdout);
+    exit_code = 0;
+  });
+  return cmd;
+}
+
+}  // namespace hydra::apps
