@@ -65,7 +65,7 @@ double failure_detector::rto_for(const node_id& id) const {
 double failure_detector::suspect_after(const node_id& id) const {
   const double n = static_cast<double>(observed_ + 1);
   const double rounds = 2 + std::ceil(std::log2(n));
-  return interval_ * rounds + 4 * rto_for(id);
+  return interval_ * rounds + 2 * rto_for(id);
 }
 
 double failure_detector::dead_after(const node_id& id) const { return 2 * suspect_after(id); }

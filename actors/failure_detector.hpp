@@ -56,14 +56,16 @@ class rtt_estimator {
 ///
 /// Timeouts are derived, not tuned. With n = known peers + 1 (ourselves) and
 /// rto the peer's RTO:
-///   suspect_after = gossip_interval * (2 + ceil(log2 n)) + 4 * rto
+///   suspect_after = gossip_interval * (2 + ceil(log2 n)) + 2 * rto
 ///   dead_after    = 2 * suspect_after
 /// Why: push gossip spreads a new heartbeat to all n nodes in about log2 n
 /// rounds (each informed node infects another per round), so a heartbeat
 /// reaches us at most ~ceil(log2 n) intervals after it was made; 2 more
 /// intervals absorb scheduling jitter and the round of the heartbeat itself,
-/// and each gossip hop also costs network delay, which 4 * rto covers (rto
-/// already includes 4 deviations of the RTT). Doubling gives the suspect a
+/// and the heartbeat's own trip costs network delay, which 2 * rto covers
+/// (rto already includes 4 deviations of the RTT; 4 * rto made detection
+/// take 6-7 s on a loaded 2-core machine, where scheduling delay inflates
+/// every RTT sample). Doubling gives the suspect a
 /// second full propagation window to refute before it is declared dead.
 /// With no RTT sample for a peer, rto is taken from all samples of all
 /// peers together (links in one cluster are alike); with no sample at all

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
 
 namespace hydra::membership {
 
@@ -47,7 +48,10 @@ sim_network::sim_network(std::size_t nodes, std::uint64_t seed, std::size_t k, s
 }
 
 contact sim_network::contact_of(std::size_t i) const {
-  return contact{ids_[i], "n" + std::to_string(i) + ":7000"};
+  std::string address = std::to_string(i);  // "n<i>:7000", built without
+  address.insert(address.begin(), 'n');      // operator+ (GCC 12 -Wrestrict)
+  address += ":7000";
+  return contact{ids_[i], std::move(address)};
 }
 
 std::size_t sim_network::index_of(const node_id& id) const {

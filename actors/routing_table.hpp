@@ -66,7 +66,8 @@ class routing_table {
   /// `self` is never inserted. Either way the bucket counts as touched.
   std::optional<contact> update(const contact& c, double now);
 
-  /// Drops `stale` (if present) and inserts `fresh` in its place.
+  /// Drops `stale` (if present: the contact that failed its ping) and inserts
+  /// `fresh` in its place. Should the bucket still be full, nothing is added.
   void replace(const node_id& stale, const contact& fresh, double now);
 
   /// Removes `id`; false when it was not in the table.

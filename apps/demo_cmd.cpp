@@ -83,7 +83,8 @@ std::string wait_for_address(const std::string& dir, pid_t pid, double timeout) 
 
 int alive_count(const std::string& json_text) {
   int n = 0;
-  for (auto& p : nlohmann::json::parse(json_text)["peers"]) n += p["state"] == "alive";
+  const auto view = nlohmann::json::parse(json_text);  // not a temporary: the loop outlives it
+  for (auto& p : view["peers"]) n += p["state"] == "alive";
   return n;
 }
 

@@ -1,6 +1,7 @@
 #include "apps/node_cmd.hpp"
 
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -47,7 +48,9 @@ int run_node(const node_options& o) {
   if (!addr) return fail("node", addr.err().message);
   for (auto& j : o.join)
     if (auto a = actors::parse_address(j); !a) return fail("node", "--join: " + a.err().message);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("hydra"));  // stdout is for results
   spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
+  spdlog::flush_on(spdlog::level::info);  // logs go to files: flush every line
 
   auto id = wire::load_or_create_identity(o.state);
   if (!id) return fail("node", id.err().message);

@@ -63,7 +63,7 @@ done
 echo "ok   all $N nodes list all $N alive after $(elapsed "$t0") s"
 
 victim_id=$(self_id $VICTIM)
-echo "victim $victim_id"
+
 kill -9 "${pids[$VICTIM]}"
 t0=$(now)
 dead=0
@@ -73,7 +73,6 @@ while [ "$(elapsed "$t0" | cut -d. -f1)" -lt 10 ]; do
     [ "$i" = $VICTIM ] && continue
     [ "$(sees "$i" "$victim_id" dead)" = 1 ] && ok=$((ok + 1))
   done
-  echo "dead seen by $ok at $(elapsed "$t0")"
   [ $ok = $((N - 1)) ] && { dead=1; break; }
   sleep 0.2
 done
