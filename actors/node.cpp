@@ -40,7 +40,7 @@ node_id to_id(capnp::Data::Reader d) {
 }
 
 struct peer_record {
-  std::string address;
+  std::string address, data_address;
   std::uint64_t incarnation = 0, heartbeat = 0;
   capabilities caps;
   double ping_sent = -1;
@@ -113,6 +113,7 @@ void fill_self_entry(node_state& st, PeerEntry::Builder e) {
   auto info = e.initInfo();
   info.setId(kj::arrayPtr(st.cfg.identity.id.data(), st.cfg.identity.id.size()));
   info.setAddress(st.cfg.listen_address);
+  e.setDataAddress(st.cfg.data_address);
   e.setIncarnation(st.cfg.incarnation);
   e.setHeartbeat(st.heartbeat);
   fill_caps(e.initCapabilities(), st.cfg.caps);
@@ -157,6 +158,7 @@ void send_gossip(node_state& st, conn_id conn, double now) {
       info.setAddress(p.address);
       e.setIncarnation(p.incarnation);
       e.setHeartbeat(p.heartbeat);
+      e.setDataAddress(p.data_address);
       fill_caps(e.initCapabilities(), p.caps);
     }
   });
@@ -167,7 +169,7 @@ void send_gossip(node_state& st, conn_id conn, double now) {
 /// Takes in a peer's (id, address, version, capabilities) from a hello or
 /// gossip. Returns true when the peer is new to us or has restarted.
 bool learn(node_state& st, const node_id& id, const std::string& address, std::uint64_t inc, std::uint64_t hb,
-           const capabilities& caps, double now) {
+           const capabilities& caps, const std::string& data_address, double now) {
   if (id == st.cfg.identity.id || address.empty()) return false;
   const bool is_new = !st.peers.count(id);
   auto& p = st.peers[id];
@@ -183,6 +185,7 @@ bool learn(node_state& st, const node_id& id, const std::string& address, std::u
     p.incarnation = inc;
     p.heartbeat = hb;
     p.caps = caps;
+    p.data_address = data_address;
   }
   if (st.detector->state(id, now) != peer_state::dead) {
     if (auto stale = st.table->update({id, address}, now)) {
@@ -242,6 +245,7 @@ std::string peers_json(node_state& st) {
   nlohmann::json list = nlohmann::json::array();
   list.push_back({{"id", id_hex(st.cfg.identity.id)},
                   {"address", st.cfg.listen_address},
+                  {"data_address", st.cfg.data_address},
                   {"state", "alive"},
                   {"self", true},
                   {"incarnation", st.cfg.incarnation},
@@ -252,6 +256,7 @@ std::string peers_json(node_state& st) {
     const auto* rtt = st.detector->rtt(id);
     nlohmann::json j = {{"id", id_hex(id)},
                         {"address", p.address},
+                        {"data_address", p.data_address},
                         {"state", membership::to_string(st.detector->state(id, now))},
                         {"self", false},
                         {"incarnation", p.incarnation},
@@ -330,7 +335,7 @@ void handle_frame(self_ptr self, const inbound& in) {
         return;
       }
       const bool news = learn(st, from, e.getInfo().getAddress(), e.getIncarnation(), e.getHeartbeat(),
-                              read_caps(e.getCapabilities()), now);
+                              read_caps(e.getCapabilities()), e.getDataAddress(), now);
       if (news) {
         // A newcomer (or a restarted node): answer with who we are and
         // everyone we know, so it learns the membership in one round trip.
@@ -344,7 +349,7 @@ void handle_frame(self_ptr self, const inbound& in) {
       for (auto e : msg.getGossip().getEntries()) {
         const node_id id = to_id(e.getInfo().getId());
         learn(st, id, e.getInfo().getAddress(), e.getIncarnation(), e.getHeartbeat(), read_caps(e.getCapabilities()),
-              now);
+              e.getDataAddress(), now);
       }
       break;
     case Message::PING:
@@ -419,6 +424,9 @@ void handle_frame(self_ptr self, const inbound& in) {
       break;
     }
     case Message::CTL_REPLY:
+    case Message::LINK_HELLO:  // belongs to the data plane (comm/tcp_link)
+      break;
+    default:  // a newer peer's message kind: ignore it (docs/protocol.md)
       break;
   }
 }

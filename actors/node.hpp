@@ -22,6 +22,7 @@ namespace hydra::actors {
 struct node_config {
   wire::identity identity;
   std::string listen_address;           ///< "host:port" peers reach us at
+  std::string data_address;             ///< collective data plane, "" = not training
   std::vector<std::string> join;        ///< peers to join through
   std::string state_dir;                ///< snapshot goes to state_dir/node.snapshot
   std::uint64_t incarnation = 1;        ///< grows on each restart

@@ -9,9 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "actors/capabilities.hpp"
+#include "actors/dist_trainer.hpp"
+#include "comm/tcp_link.hpp"
+#include "kernels/codec.hpp"
 #include "actors/ctl_client.hpp"
 #include "actors/node.hpp"
 #include "actors/transport.hpp"
@@ -26,7 +30,89 @@ struct node_options {
   std::string state = "hydra-state";
   double cpu_limit = 100;
   double gossip_interval = 0.25;
+  bool train = false;  ///< take part in a training job, then exit
+  int world = 1;       ///< train once this many trainers are alive
+  std::string compress = "none";
+  actors::dist_train_options job;
 };
+
+void write_file_atomic(const std::string& path, const std::string& text);
+
+/// The trainer's side of a node: waits until `world` trainers are alive in
+/// the membership view, forms the group (ranks = ids in order), trains, and
+/// writes DIR/result.json. Returns the exit code.
+int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_options& o, const wire::identity& id,
+                int data_fd) {
+  env& e = default_env();
+  const auto t0 = e.now();
+  std::vector<std::pair<std::string, std::string>> members;  // (id, data address)
+  caf::scoped_actor self{sys};
+  while (seconds_between(t0, e.now()) < 120) {
+    std::string view;
+    self->request(node, std::chrono::seconds(5), actors::peers_atom::value)
+        .receive([&](const std::string& v) { view = v; }, [&](caf::error&) {});
+    members.clear();
+    if (!view.empty()) {
+      const auto j = nlohmann::json::parse(view);
+      for (auto& p : j["peers"])
+        if (p["state"] == "alive" && !p["data_address"].get<std::string>().empty())
+          members.emplace_back(p["id"].get<std::string>(), p["data_address"].get<std::string>());
+    }
+    if (static_cast<int>(members.size()) >= o.world) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (static_cast<int>(members.size()) < o.world) {
+    spdlog::error("only {} of {} trainers showed up in 120 s", members.size(), o.world);
+    return 1;
+  }
+  std::sort(members.begin(), members.end());
+  members.resize(o.world);
+  std::vector<std::string> addrs;
+  int rank = -1;
+  std::string ids;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    addrs.push_back(members[i].second);
+    ids += members[i].first;
+    if (members[i].first == id_hex(id.id)) rank = static_cast<int>(i);
+  }
+  if (rank < 0) {
+    spdlog::error("this node is not among the first {} trainers", o.world);
+    return 1;
+  }
+  const std::uint64_t group = std::hash<std::string>{}(ids);
+  auto link = comm::tcp_link::open(rank, addrs, data_fd, id, group, comm::clock::now() + std::chrono::seconds(60));
+  if (!link) {
+    spdlog::error("cannot form the training group: {}", link.err().message);
+    return 1;
+  }
+  spdlog::info("training as rank {} of {} ({} mode, codec {})", rank, o.world, o.job.mode, o.compress);
+  std::uint64_t last_decile = 0;
+  auto res = actors::run_dist_training(**link, o.job, [&](std::uint64_t r, std::uint64_t total, double loss) {
+    const std::uint64_t d = 10 * r / std::max<std::uint64_t>(total, 1);
+    if (d != last_decile) {
+      last_decile = d;
+      spdlog::info("round {}/{} loss {:.4f}", r, total, loss);
+    }
+  });
+  if (!res) {
+    spdlog::error("training failed: {}", res.err().message);
+    return 1;
+  }
+  nlohmann::json j = {{"rank", rank},
+                      {"world", o.world},
+                      {"mode", o.job.mode},
+                      {"compress", o.compress},
+                      {"test_accuracy", res->test_accuracy},
+                      {"final_loss", res->final_loss},
+                      {"rounds", res->rounds},
+                      {"samples", res->samples},
+                      {"bytes_sent", res->bytes_sent},
+                      {"seconds", res->seconds},
+                      {"weights_hash", res->weights_hash}};
+  write_file_atomic(o.state + "/result.json", j.dump());
+  spdlog::info("done: test accuracy {:.4f}, weights {}", res->test_accuracy, res->weights_hash);
+  return 0;
+}
 
 int fail(const char* cmd, const std::string& what) {
   std::fprintf(stderr, "hydra %s: error: %s\n", cmd, what.c_str());
@@ -70,9 +156,21 @@ int run_node(const node_options& o) {
   const std::string host = addr->first.find(':') != std::string::npos ? "[" + addr->first + "]" : addr->first;
   const std::string listen_address = host + ":" + std::to_string(*port);
 
+  int data_fd = -1;
+  std::string data_address;
+  if (o.train) {
+    auto codec = kernels::parse_codec(o.compress);
+    if (!codec) return fail("node", codec.err().message);
+    auto l = comm::tcp_link::listen_on(addr->first, 0);
+    if (!l) return fail("node", l.err().message);
+    data_fd = l->first;
+    data_address = host + ":" + std::to_string(l->second);
+  }
+
   actors::node_config cfg;
   cfg.identity = *id;
   cfg.listen_address = listen_address;
+  cfg.data_address = data_address;
   cfg.join = o.join;
   cfg.state_dir = o.state;
   cfg.incarnation = *inc;
@@ -93,14 +191,26 @@ int run_node(const node_options& o) {
                listen_address, cfg.caps.gflops, o.cpu_limit);
   write_file_atomic(o.state + "/address", listen_address);
 
+  int rc = 0;
+  std::thread trainer;
+  if (o.train) {
+    node_options job = o;
+    job.job.codec = *kernels::parse_codec(o.compress);
+    trainer = std::thread([&, job] {
+      rc = run_trainer(sys, node, job, *id, data_fd);
+      kill(getpid(), SIGTERM);  // the job is over: stop the node
+    });
+  }
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping on signal {}", sig);
+  if (trainer.joinable()) trainer.join();
   caf::anon_send(node, actors::stop_atom::value);
   sys.await_all_actors_done();
   tp.stop();
   std::filesystem::remove(o.state + "/address");
-  return 0;
+  if (data_fd >= 0) ::close(data_fd);
+  return rc;
 }
 
 std::string table(const std::string& json_text) {
@@ -138,6 +248,23 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--gossip-interval", o->gossip_interval, "Seconds between gossip rounds")
       ->check(CLI::Range(0.05, 10.0))
       ->capture_default_str();
+  auto& j = o->job;
+  cmd->add_flag("--train", o->train, "Train (with --world trainers) and exit when the job is done");
+  cmd->add_option("--world", o->world, "Trainers the job waits for")->check(CLI::Range(1, 1024));
+  cmd->add_option("--model", j.model, "Model")->check(CLI::IsMember({"mlp", "cnn"}));
+  cmd->add_option("--epochs", j.epochs, "Epochs")->check(CLI::Range(1, 10000));
+  cmd->add_option("--batch", j.batch, "Global batch (sum over trainers)")->check(CLI::Range(1, 65536));
+  cmd->add_option("--lr", j.lr, "Learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--optimizer", j.optimizer, "sgd or adam")->check(CLI::IsMember({"sgd", "adam"}));
+  cmd->add_option("--seed", j.seed, "Seed (same on every trainer)");
+  cmd->add_option("--data", j.data, "IDX folder");
+  cmd->add_option("--limit", j.limit, "Train on the first N samples");
+  cmd->add_option("--threads", j.threads, "Compute threads")->check(CLI::Range(1, 1024));
+  cmd->add_option("--mode", j.mode, "sync or local")->check(CLI::IsMember({"sync", "local"}));
+  cmd->add_option("--local-steps", j.local_steps, "H: local steps between syncs (local mode)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--outer-lr", j.outer_lr, "Outer learning rate (local mode)")->check(CLI::PositiveNumber);
+  cmd->add_option("--compress", o->compress, "none, fp16, int8 or topk")
+      ->check(CLI::IsMember({"none", "fp16", "int8", "topk"}));
   cmd->callback([o, &exit_code] { exit_code = run_node(*o); });
   return cmd;
 }

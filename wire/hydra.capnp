@@ -34,6 +34,7 @@ struct PeerEntry {
   incarnation @1 :UInt64;    # grows on every restart of that node
   heartbeat @2 :UInt64;      # grows while that node runs
   capabilities @3 :Capabilities;
+  dataAddress @4 :Text;      # "host:port" of its collective data plane ("" = none)
 }
 
 struct Message {
@@ -48,6 +49,7 @@ struct Message {
     probeAck @7 :ProbeAck;
     ctlRequest @8 :CtlRequest;
     ctlReply @9 :CtlReply;
+    linkHello @10 :LinkHello;
   }
 }
 
@@ -112,4 +114,18 @@ struct NodeSnapshot {
   incarnation @0 :UInt64;
   peers @1 :List(PeerInfo);
   roles @2 :List(ActorSnapshot);
+}
+
+# The data plane of a collective (comm/tcp_link): after a signed LinkHello
+# on each connection, frames carry `LinkChunk` messages (no per-frame
+# signature: the connection was authenticated by the hello; see
+# docs/protocol.md).
+struct LinkHello {
+  group @0 :UInt64;          # which collective group this connection serves
+  rank @1 :UInt32;           # the sender's rank in it
+  size @2 :UInt32;
+}
+
+struct LinkChunk {
+  data @0 :Data;
 }

@@ -1,0 +1,54 @@
+#pragma once
+/// Training across the ranks of one collective group (the `trainer` role's
+/// loop). Two modes:
+/// - sync: every step each rank computes the gradient of its slice of the
+///   global batch, the group all-reduces them weighted by sample count, and
+///   every rank applies the same optimizer step. Ranks slice the same global
+///   order (same seed), so a group of N trains exactly the model a single
+///   node would with the same global batch, up to float summation order.
+/// - local (DiLoCo-style): H local steps, then the weight deltas are
+///   all-reduced (weighted) and an outer Nesterov-momentum step is applied.
+/// After every round all ranks compare a hash of their weights with rank 0's;
+/// a mismatch is an error.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "comm/link.hpp"
+#include "common/result.hpp"
+#include "kernels/codec.hpp"
+
+namespace hydra::actors {
+
+struct dist_train_options {
+  std::string model = "mlp";
+  int epochs = 1;
+  int batch = 64;  ///< global batch: the sum over ranks
+  float lr = 0;    ///< 0: 0.1 for sgd, 0.001 for adam
+  std::string optimizer = "sgd";
+  float momentum = 0;
+  std::uint64_t seed = 1;
+  std::string data;        ///< IDX folder; empty = Fashion-MNIST
+  std::size_t limit = 0;   ///< first N training samples only
+  int threads = 1;
+  std::string mode = "sync";  ///< "sync" or "local"
+  int local_steps = 8;        ///< H, local mode
+  float outer_lr = 0.7f, outer_momentum = 0.9f;
+  kernels::codec_kind codec = kernels::codec_kind::none;
+};
+
+struct dist_train_result {
+  double test_accuracy = 0, final_loss = 0, seconds = 0;
+  std::uint64_t rounds = 0, samples = 0, bytes_sent = 0;
+  std::string weights_hash;
+};
+
+/// Called after each round with (round, total rounds, mean loss so far).
+using round_callback = std::function<void(std::uint64_t, std::uint64_t, double)>;
+
+/// Runs the whole job on `l` (rank l.rank() of l.size()); every rank returns
+/// the same weights_hash or an error.
+result<dist_train_result> run_dist_training(comm::link& l, const dist_train_options& o, round_callback cb = {});
+
+}  // namespace hydra::actors

@@ -1,0 +1,92 @@
+#pragma once
+/// Ring all-reduce (reduce-scatter, then all-gather; chunked and pipelined)
+/// and chain broadcast, written against `comm::link` only, so the same code
+/// runs over threads, TCP and MPI. The message flow is described at the top
+/// of allreduce.cpp.
+///
+/// Fault tolerance is the caller's loop: every wait here has a deadline, and
+/// when a peer fails or times out every surviving rank returns an error
+/// (errc::deadline or errc::unavailable) within about one timeout — the
+/// first rank to notice sends an abort down the ring, so the others need not
+/// wait for their own deadlines. The caller then agrees on the survivors,
+/// builds a new link group without the failed rank and runs the round again
+/// with the survivors' contributions; weights re-normalise by themselves.
+/// On error `data` holds partial results: keep a copy if the round is redone.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "comm/link.hpp"
+#include "common/env.hpp"
+#include "common/result.hpp"
+#include "kernels/codec.hpp"
+
+namespace hydra::comm {
+
+struct allreduce_options {
+  /// Pipelining chunk, in bytes of fp32 data before compression.
+  std::size_t segment_bytes = 1 << 20;
+  /// Deadline for each wait (derive it from bytes / bandwidth + latency).
+  clock::duration timeout = std::chrono::seconds(10);
+  kernels::codec_kind codec = kernels::codec_kind::none;
+  double topk_fraction = 0.01;  ///< topk: share of each segment's values sent, in (0, 1]
+  /// Time source for the deadlines; nullptr = default_env().
+  hydra::env* env = nullptr;
+};
+
+struct allreduce_result {
+  std::uint64_t bytes_sent = 0;  ///< payload bytes this rank handed to its link
+  double total_weight = 0;       ///< sum of all ranks' weights
+};
+
+/// Error feedback for lossy codecs (topk above all): what compression left
+/// out of this rank's messages, in weighted-sum units, added back to its
+/// contribution next round. One per rank and parameter buffer, kept by the
+/// caller across rounds; (re)sized and zeroed when its size is not the data's.
+struct error_feedback {
+  std::vector<float> residual;
+};
+
+/// The ring with its scratch buffers, reused from call to call (a trainer
+/// keeps one). Not thread-safe: one call at a time.
+class allreduce_engine {
+ public:
+  /// In place: every rank ends with sum_i(weight_i * data_i) / sum_i(weight_i)
+  /// — the sample-weighted mean — bit-identical on all ranks for every codec
+  /// (all-gather forwards the owner's encoded bytes unchanged, and the owner
+  /// keeps what it sent). All ranks pass the same data size and options.
+  /// weight must be finite and >= 0; if all weights are 0 the result is 0.
+  /// `ef` (optional) turns on error feedback. Errors: invalid_input (bad
+  /// arguments, or ranks disagreeing on size/options), deadline, unavailable.
+  result<allreduce_result> run(link& l, std::span<float> data, double weight, const allreduce_options& opt,
+                               error_feedback* ef = nullptr);
+
+  /// Copies `root`'s `data` to every rank (all pass the same size), in
+  /// segments of opt.segment_bytes along the chain root, root+1, ...
+  status broadcast(link& l, std::span<std::byte> data, int root, const allreduce_options& opt);
+
+  /// After an error: the rank blamed for it (the peer that went silent, gone
+  /// or sent garbage, as reported by whoever noticed first); -1 otherwise.
+  /// For the rank right after a dead one this is the dead one; others may
+  /// name an intermediate rank if they timed out before the abort arrived.
+  int failed_rank() const { return failed_rank_; }
+
+ private:
+  friend struct ring_run;
+  std::vector<std::byte> out_, in_;
+  std::vector<std::vector<std::byte>> held_;  // all-gather messages kept to forward
+  std::vector<float> decoded_;
+  std::vector<double> weights_;
+  int failed_rank_ = -1;
+};
+
+/// Convenience: one-shot engine.
+result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight,
+                                        const allreduce_options& opt);
+result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight, const allreduce_options& opt,
+                                        error_feedback& ef);
+/// Broadcast from `root` (state transfer to joiners), chunked, with deadline.
+status broadcast(link& l, std::span<std::byte> data, int root, const allreduce_options& opt);
+
+}  // namespace hydra::comm

@@ -1,0 +1,140 @@
+#pragma once
+/// The `mpi` backend: a fault-tolerant, sample-weighted all-reduce over an MPI
+/// communicator, for Open MPI 4.1 without ULFM (Debian's build).
+///
+/// Why it looks like this (see shared/STACK.md, "Open MPI 4.1 when a rank
+/// dies"): run under `mpirun --enable-recovery`, survivors of a dead rank stay
+/// alive, but a blocking collective then spins forever and no error is ever
+/// returned. So every collective here is nonblocking (`MPI_Iallreduce`),
+/// polled with `MPI_Test` and a short back-off under a deadline. On deadline
+/// the communicator is *abandoned*: never touched again (no free, no cancel);
+/// its buffers are owned by this object so MPI may keep writing into them.
+/// The survivors then agree on who is alive and `shrink()` builds a new
+/// communicator with `MPI_Comm_create_group` over the survivors only.
+///
+/// How survivors agree (without the dead rank). Two sources, same `shrink()`:
+///  1. Production: the node layer's failure detector (gossip membership) says
+///     who is dead; the caller passes the alive world ranks to `shrink()`.
+///  2. Built in, used by the fault test and when no node layer runs:
+///     `agree_survivors()`, run automatically when an all-reduce hits its
+///     deadline. It does point-to-point heartbeats on a communicator that was
+///     dup'd from MPI_COMM_WORLD at `init()` and is used for nothing else
+///     (a fresh dup after a failure is impossible: `MPI_Comm_dup` is
+///     collective and would wait for the dead rank). Round 1: every member
+///     `Isend`s a token to every other member and `Irecv`s theirs; whoever
+///     answers before the probe deadline is alive in my view. Round 2: each
+///     sends its view to the ranks in it; the result is the intersection of
+///     my view and all views received (a rank whose view did not come is
+///     dropped). With fail-stop failures and survivors that enter the probe
+///     within `probe_timeout` of each other, all survivors compute the same
+///     set. It is not consensus (impossible asynchronously); `shrink()`
+///     therefore checks the result: it bounds `MPI_Comm_create_group` by a
+///     deadline and verifies, with an all-reduce of a fingerprint, that every
+///     member of the new communicator built it from the same list.
+///
+/// Known limit: if a rank dies *inside* an all-reduce, some survivors may
+/// complete that round and others not (e.g. recursive doubling). The probe
+/// reports the spread as `min_completed`/`max_completed`; the caller must
+/// then roll back to a round every survivor has (or re-sync weights).
+///
+/// Thread-safety: one thread at a time per object (MPI is initialised with
+/// MPI_THREAD_MULTIPLE so other threads, e.g. a CAF actor system, may run
+/// beside it). Only one `mpi_group` per process (MPI initialises once).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "common/env.hpp"
+#include "common/result.hpp"
+
+namespace hydra::mpi {
+
+/// Outcome of `agree_survivors()`.
+struct survivor_view {
+  std::vector<int> survivors;  ///< world ranks, sorted, including this rank
+  std::vector<int> suspected;  ///< members of the probed communicator not in `survivors`
+  /// All-reduces completed on the probed communicator, lowest and highest over
+  /// the survivors; they differ when a rank died inside a round.
+  std::uint64_t min_completed = 0;
+  std::uint64_t max_completed = 0;
+};
+
+class mpi_group {
+ public:
+  /// `MPI_Init_thread(MPI_THREAD_MULTIPLE)`, errors returned (MPI_ERRORS_RETURN)
+  /// rather than aborting. Fails with `unavailable` when MPI lacks
+  /// MPI_THREAD_MULTIPLE and with `invalid_input` when called twice. `e`
+  /// supplies the clock for deadlines and must outlive the group.
+  static result<std::unique_ptr<mpi_group>> init(int* argc, char*** argv, env& e = default_env());
+
+  /// Finalizes (bounded by 5 s) if `finalize()` was not called.
+  ~mpi_group();
+  mpi_group(const mpi_group&) = delete;
+  mpi_group& operator=(const mpi_group&) = delete;
+
+  /// Rank and size in the current communicator (they change after `shrink()`).
+  int rank() const;
+  int size() const;
+  /// Rank and size in MPI_COMM_WORLD (stable for the life of the job).
+  int world_rank() const;
+  int world_size() const;
+  /// World ranks of the current communicator's members, sorted.
+  const std::vector<int>& members() const;
+  /// False after a deadline abandoned the communicator, until `shrink()`.
+  bool healthy() const;
+
+  /// data := sum_i(w_i * data_i) / sum_i(w_i) over the current members, every
+  /// member passing the same `data.size()`. Returns sum_i(w_i). Weights are
+  /// all-reduced in double beside the data. `data` is copied into an internal
+  /// buffer (scaled by `weight` on the way), so `data` is never written after
+  /// this returns, even when MPI is left holding the abandoned operation.
+  /// Errors: `deadline` after `timeout` (the communicator is then abandoned;
+  /// when the automatic probe is on, its survivors are in `last_view()` and
+  /// the suspected ranks in the message); `unavailable` when the communicator
+  /// was abandoned earlier and not yet rebuilt; `invalid_input` when the
+  /// weights sum to zero (data is then left unchanged) or on a negative weight.
+  /// Size the timeout from bytes / bandwidth plus generous slack: a false
+  /// timeout on one rank while the others complete splits the group.
+  result<double> allreduce_weighted_mean(std::span<float> data, double weight,
+                                         std::chrono::milliseconds timeout);
+
+  /// Heartbeat probe among the current members (see the file comment); every
+  /// surviving member must call it at about the same time. Takes up to
+  /// 2 x `timeout` (a dead rank never answers, so round 1 waits it out).
+  /// Errors: `unavailable` when this rank was excluded by the others or no one
+  /// else answered (in a group of more than one).
+  result<survivor_view> agree_survivors(std::chrono::milliseconds timeout);
+  /// The last successful `agree_survivors()` (empty before the first).
+  const survivor_view& last_view() const;
+  /// Probe timeout used automatically when an all-reduce hits its deadline;
+  /// zero turns the automatic probe off (the caller learns survivors from the
+  /// node layer). Default 2 s.
+  void set_probe_timeout(std::chrono::milliseconds t);
+
+  /// Rebuilds the communicator from `alive_world_ranks` (any order) with
+  /// `MPI_Comm_create_group` over MPI_COMM_WORLD; every rank in the list must
+  /// call it with the same list, and only they. The old communicator is
+  /// abandoned, not freed. Bounded by `timeout`: `MPI_Comm_create_group` is
+  /// blocking and waits for every listed rank, so it runs on a helper thread
+  /// that is left behind (blocked inside MPI) on timeout. Errors:
+  /// `invalid_input` on a bad list, `deadline` on timeout, `unavailable` when
+  /// the members disagree about the list.
+  status shrink(const std::vector<int>& alive_world_ranks,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  /// `MPI_Finalize` on a helper thread, waited for at most `timeout` (after a
+  /// failure it can hang). Returns true when it finished. On false, MPI is in
+  /// an unknown state: leave the process with `std::_Exit` (normal exit would
+  /// run destructors under the still-running MPI_Finalize). Idempotent.
+  bool finalize(std::chrono::milliseconds timeout);
+
+ private:
+  struct state;
+  explicit mpi_group(std::unique_ptr<state> s);
+  std::unique_ptr<state> s_;
+};
+
+}  // namespace hydra::mpi
