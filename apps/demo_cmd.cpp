@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -34,6 +35,9 @@ struct demo_options {
   std::string state;
   double duration = -1;  // < 0: until Ctrl-C
   bool json = false;
+  bool no_train = false;          // membership only
+  std::string backend = "p2p";
+  std::vector<std::string> train;  // flags passed to every `hydra node --train`
 };
 
 std::string self_exe() {
@@ -42,7 +46,8 @@ std::string self_exe() {
   return ec ? std::string("hydra") : p.string();
 }
 
-pid_t start_node(const std::string& exe, const std::string& dir, const std::string& join) {
+pid_t start_node(const std::string& exe, const std::string& dir, const std::string& join,
+                 const std::vector<std::string>& extra) {
   fs::create_directories(dir);
   const pid_t parent = getpid();
   const pid_t pid = fork();
@@ -60,6 +65,7 @@ pid_t start_node(const std::string& exe, const std::string& dir, const std::stri
     args.push_back("--join");
     args.push_back(join);
   }
+  args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -86,6 +92,77 @@ int alive_count(const std::string& json_text) {
   const auto view = nlohmann::json::parse(json_text);  // not a temporary: the loop outlives it
   for (auto& p : view["peers"]) n += p["state"] == "alive";
   return n;
+}
+
+/// Training demo: every node trains and exits; collect their results.
+template <class Cleanup>
+int finish_training(const demo_options& o, const std::string& base, std::vector<pid_t>& pids, progress_bar&,
+                    Cleanup& cleanup) {
+  env& e = default_env();
+  const auto t0 = e.now();
+  int failed = 0;
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    int status = 0;
+    while (!g_stop && waitpid(pids[i], &status, WNOHANG) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (g_stop) break;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      std::fprintf(stderr, "hydra demo: node %zu failed (see %s/node-%zu/node.log)\n", i, base.c_str(), i);
+      ++failed;
+    }
+    pids[i] = -1;
+  }
+  std::erase(pids, -1);
+  if (g_stop || failed) {
+    cleanup();
+    return 1;
+  }
+  nlohmann::json results = nlohmann::json::array();
+  for (int i = 0; i < o.nodes; ++i) {
+    std::ifstream f(base + "/node-" + std::to_string(i) + "/result.json");
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    results.push_back(nlohmann::json::parse(text, nullptr, false));
+  }
+  std::uint64_t bytes = 0;
+  bool agree = true;
+  for (auto& r : results) {
+    if (r.is_discarded() || !r.contains("weights_hash")) {
+      std::fprintf(stderr, "hydra demo: a node left no result\n");
+      cleanup();
+      return 1;
+    }
+    bytes += r["bytes_sent"].get<std::uint64_t>();
+    agree &= r["weights_hash"] == results[0]["weights_hash"];
+  }
+  const auto& r0 = results[0];
+  const double samples = r0["samples"].get<double>();
+  nlohmann::json j = {{"nodes", o.nodes},
+                      {"mode", r0["mode"]},
+                      {"compress", r0["compress"]},
+                      {"backend", "p2p"},
+                      {"test_accuracy", r0["test_accuracy"]},
+                      {"final_loss", r0["final_loss"]},
+                      {"rounds", r0["rounds"]},
+                      {"samples", r0["samples"]},
+                      {"bytes_sent", bytes},
+                      {"bytes_per_sample", bytes / std::max(samples, 1.0)},
+                      {"train_seconds", r0["seconds"]},
+                      {"seconds", seconds_between(t0, e.now())},
+                      {"weights_hash", r0["weights_hash"]},
+                      {"replicas_agree", agree},
+                      {"restarts", 0},
+                      {"peers_lost", 0},
+                      {"peers_joined", 0}};
+  if (o.json) {
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("%d nodes trained %s mode (%s): test accuracy %.2f%%, %llu rounds, %.0f samples, %.1f MB sent, "
+                "replicas %s\n",
+                o.nodes, r0["mode"].get<std::string>().c_str(), r0["compress"].get<std::string>().c_str(),
+                100 * r0["test_accuracy"].get<double>(), (unsigned long long)r0["rounds"].get<std::uint64_t>(),
+                samples, bytes / 1e6, agree ? "agree" : "DISAGREE");
+  }
+  cleanup();
+  return agree ? 0 : 1;
 }
 
 int run_demo(const demo_options& o) {
@@ -127,7 +204,7 @@ int run_demo(const demo_options& o) {
   progress_bar bar(default_env(), "start", o.nodes, !o.json);
   for (int i = 0; i < o.nodes && !g_stop; ++i) {
     const std::string dir = base + "/node-" + std::to_string(i);
-    const pid_t pid = start_node(exe, dir, addrs.empty() ? "" : addrs.back());
+    const pid_t pid = start_node(exe, dir, addrs.empty() ? "" : addrs.back(), o.no_train ? std::vector<std::string>{} : o.train);
     pids.push_back(pid);
     const std::string a = wait_for_address(dir, pid, 30);
     if (a.empty()) {
@@ -140,8 +217,10 @@ int run_demo(const demo_options& o) {
   }
   bar.finish(std::to_string(addrs.size()) + " nodes started");
 
-  // Wait until every node lists every node alive.
   env& e = default_env();
+  if (!o.no_train) return finish_training(o, base, pids, bar, cleanup);
+
+  // Wait until every node lists every node alive.
   const auto t0 = e.now();
   bool converged = false;
   std::string view;
@@ -206,6 +285,34 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--state", o->state, "Keep node i's state in DIR/node-i (default: a temporary folder)");
   cmd->add_option("--duration", o->duration, "Stop after this many seconds (default: run until Ctrl-C)");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
+  cmd->add_flag("--no-train", o->no_train, "Only start the nodes and show the membership (no training)");
+  // Training settings, passed to every node (see `hydra node --help`).
+  auto train = std::make_shared<std::map<std::string, std::string>>();
+  for (auto [flag, help] : std::vector<std::pair<const char*, const char*>>{
+           {"--model", "mlp or cnn"},
+           {"--epochs", "Epochs"},
+           {"--batch", "Global batch"},
+           {"--lr", "Learning rate"},
+           {"--optimizer", "sgd or adam"},
+           {"--seed", "Seed"},
+           {"--limit", "Train on the first N samples"},
+           {"--mode", "sync or local"},
+           {"--local-steps", "H, local mode"},
+           {"--outer-lr", "Outer learning rate, local mode"},
+           {"--compress", "none, fp16, int8 or topk"},
+           {"--data", "IDX folder"}}) {
+    cmd->add_option_function<std::string>(flag, [train, flag = std::string(flag)](const std::string& v) {
+      (*train)[flag] = v;
+    }, help);
+  }
+  cmd->add_option("--backend", o->backend, "p2p (TCP between the nodes)")->check(CLI::IsMember({"p2p"}));
+  cmd->parse_complete_callback([o, train] {
+    o->train = {"--train", "--world", std::to_string(o->nodes), "--threads", "1"};
+    for (auto& [k, v] : *train) {
+      o->train.push_back(k);
+      o->train.push_back(v);
+    }
+  });
   cmd->callback([o, &exit_code] { exit_code = run_demo(*o); });
   return cmd;
 }

@@ -58,7 +58,10 @@ constexpr std::size_t max_segment_elems = std::size_t{1} << 31;
 /// Chunk c is [begin(c), begin(c) + len(c)); the first `rem` chunks are one longer.
 struct ring_layout {
   ring_layout(std::size_t count, std::size_t n, std::size_t segment_bytes)
-      : count(count), n(n), base(count / n), rem(count % n),
+      : count(count),
+        n(n),
+        base(count / n),
+        rem(count % n),
         seg(std::clamp<std::size_t>(segment_bytes / sizeof(float), 1, max_segment_elems)),
         segs(std::max<std::size_t>(1, (base + (rem ? 1 : 0) + seg - 1) / seg)) {}
   std::size_t begin(std::size_t c) const { return c * base + std::min(c, rem); }
@@ -231,7 +234,8 @@ struct ring_run {
 
   status decode_into(std::span<const std::byte> payload, std::span<float> x, bool add) {
     auto st = add ? kernels::decode_add(opt.codec, payload, x) : kernels::decode(opt.codec, payload, x);
-    if (!st) return io.fail(left(), errc::invalid_input, "from rank " + std::to_string(left()) + ": " + st.err().message);
+    if (!st)
+      return io.fail(left(), errc::invalid_input, "from rank " + std::to_string(left()) + ": " + st.err().message);
     return {};
   }
 
@@ -257,7 +261,8 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
   }
   if (ef && ef->residual.size() != data.size()) ef->residual.assign(data.size(), 0.0f);
   if (n == 1) {
-    if (weight == 0) std::fill(data.begin(), data.end(), 0.0f);
+    if (weight == 0)
+      std::fill(data.begin(), data.end(), 0.0f);
     else if (ef) {
       for (std::size_t i = 0; i < data.size(); ++i)
         data[i] = static_cast<float>((data[i] * weight + ef->residual[i]) / weight);
@@ -279,8 +284,7 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
   return allreduce_result{io.bytes_sent(), run.total};
 }
 
-result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight,
-                                        const allreduce_options& opt) {
+result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight, const allreduce_options& opt) {
   allreduce_engine e;
   return e.run(l, data, weight, opt);
 }

@@ -27,10 +27,14 @@ namespace hydra::comm {
 struct allreduce_options {
   /// Pipelining chunk, in bytes of fp32 data before compression.
   std::size_t segment_bytes = 1 << 20;
-  /// Deadline for each wait (derive it from bytes / bandwidth + latency).
+  /// Deadline for each wait (derive it from segment bytes / bandwidth +
+  /// latency). The first wait also covers the skew between ranks entering
+  /// the call, so leave room for the slowest rank's compute.
   clock::duration timeout = std::chrono::seconds(10);
   kernels::codec_kind codec = kernels::codec_kind::none;
-  double topk_fraction = 0.01;  ///< topk: share of each segment's values sent, in (0, 1]
+  /// topk: share of each segment's values sent, in (0, 1] (at least one
+  /// value per non-empty segment).
+  double topk_fraction = 0.01;
   /// Time source for the deadlines; nullptr = default_env().
   hydra::env* env = nullptr;
 };
@@ -57,7 +61,10 @@ class allreduce_engine {
   /// (all-gather forwards the owner's encoded bytes unchanged, and the owner
   /// keeps what it sent). All ranks pass the same data size and options.
   /// weight must be finite and >= 0; if all weights are 0 the result is 0.
-  /// `ef` (optional) turns on error feedback. Errors: invalid_input (bad
+  /// `ef` (optional) turns on error feedback: its residual is added to this
+  /// rank's contribution, then replaced by what this call's encodings
+  /// dropped (all zeros for codec none). A group of one sends nothing and
+  /// returns total_weight = weight. Errors: invalid_input (bad
   /// arguments, or ranks disagreeing on size/options), deadline, unavailable.
   result<allreduce_result> run(link& l, std::span<float> data, double weight, const allreduce_options& opt,
                                error_feedback* ef = nullptr);
@@ -82,8 +89,7 @@ class allreduce_engine {
 };
 
 /// Convenience: one-shot engine.
-result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight,
-                                        const allreduce_options& opt);
+result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight, const allreduce_options& opt);
 result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight, const allreduce_options& opt,
                                         error_feedback& ef);
 /// Broadcast from `root` (state transfer to joiners), chunked, with deadline.

@@ -46,8 +46,7 @@ TEST_P(CompressedAllreduce, WithinCodecErrorAndBitIdentical) {
     expect_near_mean(out[0], ref, n * 0x1p-11 * 1.01);
   } else {
     const double worst = *std::max_element(ref.scale.begin(), ref.scale.end());
-    for (std::size_t i = 0; i < count; ++i)
-      ASSERT_LE(std::fabs(out[0][i] - ref.mean[i]), n * worst / 254 * 1.01) << i;
+    for (std::size_t i = 0; i < count; ++i) ASSERT_LE(std::fabs(out[0][i] - ref.mean[i]), n * worst / 254 * 1.01) << i;
   }
 }
 
@@ -57,8 +56,7 @@ INSTANTIATE_TEST_SUITE_P(Codecs, CompressedAllreduce,
                                             ::testing::Values(std::size_t{1000}, std::size_t{1} << 16)),
                          [](const ::testing::TestParamInfo<codec_shape>& p) {
                            return std::string(kernels::to_string(std::get<0>(p.param))) + "World" +
-                                  std::to_string(std::get<1>(p.param)) + "Count" +
-                                  std::to_string(std::get<2>(p.param));
+                                  std::to_string(std::get<1>(p.param)) + "Count" + std::to_string(std::get<2>(p.param));
                          });
 
 TEST(CompressedAllreduceTopk, BitIdenticalOnEveryRank) {
@@ -128,7 +126,7 @@ TEST(CompressedAllreduceTopk, ErrorFeedbackConverges) {
   const auto fed = repeat_topk(n, count, rounds, true);
   const double many = relative_error(fed.average, ref.mean);
   const double plain = relative_error(repeat_topk(n, count, rounds, false).average, ref.mean);
-  EXPECT_GT(one, 0.3);          // one round of 5% topk drops most of the signal
+  EXPECT_GT(one, 0.3);  // one round of 5% topk drops most of the signal
   // What was dropped comes back in later rounds: an element waits about
   // 1 / fraction rounds for its turn, so the error of the average falls
   // like (1 / fraction) / rounds.

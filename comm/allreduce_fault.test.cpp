@@ -86,8 +86,7 @@ INSTANTIATE_TEST_SUITE_P(Deaths, DeadRankMidRound,
                          ::testing::Values(death_case{2, 1, 0, death::silent}, death_case{3, 0, 5, death::silent},
                                            death_case{4, 2, 3, death::silent},
                                            death_case{4, 3, 40, death::silent},  // during all-gather
-                                           death_case{4, 1, 3, death::detected},
-                                           death_case{7, 4, 20, death::detected}),
+                                           death_case{4, 1, 3, death::detected}, death_case{7, 4, 20, death::detected}),
                          [](const ::testing::TestParamInfo<death_case>& p) {
                            return "World" + std::to_string(std::get<0>(p.param)) + "Rank" +
                                   std::to_string(std::get<1>(p.param)) + "After" +

@@ -45,8 +45,10 @@ std::optional<clock::duration> inproc_faults::on_send(int from, int to) {
   if (auto it = ranks_.find(from); it != ranks_.end()) {
     auto& s = it->second;
     if (!s.dead && s.sends_left) {
-      if (*s.sends_left == 0) s.dead = s.planned;
-      else --*s.sends_left;
+      if (*s.sends_left == 0)
+        s.dead = s.planned;
+      else
+        --*s.sends_left;
     }
     if (s.dead) return std::nullopt;
   }

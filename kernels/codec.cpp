@@ -226,8 +226,9 @@ void encode_topk(std::span<const float> in, std::size_t k, std::byte* out) {
   for (std::size_t i = 0; i < n; ++i) keys[i] = key(i);
   std::nth_element(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(k - 1), keys.end(), std::greater<>());
   const std::uint32_t thr = keys[k - 1];
-  std::size_t ties = k - static_cast<std::size_t>(std::count_if(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(k - 1),
-                                                               [thr](std::uint32_t x) { return x > thr; }));
+  std::size_t ties =
+      k - static_cast<std::size_t>(std::count_if(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                                                 [thr](std::uint32_t x) { return x > thr; }));
   for (std::size_t i = 0; i < n && j < k; ++i) {
     const std::uint32_t ki = key(i);
     if (ki > thr) {
@@ -357,7 +358,9 @@ std::size_t encode(codec_kind k, std::span<const float> in, std::vector<std::byt
   return encode_into(k, in, std::span(out).subspan(at), topk_fraction);
 }
 
-status decode(codec_kind k, std::span<const std::byte> in, std::span<float> out) { return decode_any<false>(k, in, out); }
+status decode(codec_kind k, std::span<const std::byte> in, std::span<float> out) {
+  return decode_any<false>(k, in, out);
+}
 
 status decode_add(codec_kind k, std::span<const std::byte> in, std::span<float> acc) {
   return decode_any<true>(k, in, acc);

@@ -50,14 +50,12 @@ std::size_t encoded_size(codec_kind k, std::size_t n, double topk_fraction = 0.0
 
 /// Appends the encoding of `in` to `out` and returns the number of bytes
 /// appended (== encoded_size). `topk_fraction` is used by topk only.
-std::size_t encode(codec_kind k, std::span<const float> in, std::vector<std::byte>& out,
-                   double topk_fraction = 0.01);
+std::size_t encode(codec_kind k, std::span<const float> in, std::vector<std::byte>& out, double topk_fraction = 0.01);
 
 /// Writes the encoding of `in` to the start of `out` and returns the bytes
 /// written (== encoded_size), or 0 and writes nothing if `out` is shorter
 /// than that. For callers that build messages in a buffer they keep sized.
-std::size_t encode_into(codec_kind k, std::span<const float> in, std::span<std::byte> out,
-                        double topk_fraction = 0.01);
+std::size_t encode_into(codec_kind k, std::span<const float> in, std::span<std::byte> out, double topk_fraction = 0.01);
 
 /// Decodes `in` into `out` (out.size() values; topk writes zeros elsewhere).
 /// Malformed input — wrong size, out-of-range or unsorted topk indices, an

@@ -106,8 +106,8 @@ TEST(Codec, HalfScalarRoundsToNearestEven) {
   EXPECT_EQ(float_to_half_scalar(65519.0f), 0x7bff);
   EXPECT_EQ(float_to_half_scalar(65520.0f), 0x7c00);
   EXPECT_EQ(float_to_half_scalar(0x1p-24f), 0x0001);
-  EXPECT_EQ(float_to_half_scalar(0x1p-25f), 0x0000);       // tie → even (0)
-  EXPECT_EQ(float_to_half_scalar(0x3p-25f), 0x0002);       // tie → even (2)
+  EXPECT_EQ(float_to_half_scalar(0x1p-25f), 0x0000);         // tie → even (0)
+  EXPECT_EQ(float_to_half_scalar(0x3p-25f), 0x0002);         // tie → even (2)
   EXPECT_EQ(float_to_half_scalar(1.0f + 0x1p-11f), 0x3c00);  // tie → even
   EXPECT_EQ(float_to_half_scalar(1.0f + 0x3p-11f), 0x3c02);
   EXPECT_EQ(float_to_half_scalar(std::numeric_limits<float>::infinity()), 0x7c00);
@@ -136,8 +136,7 @@ TEST(Codec, HalfF16cMatchesScalar) {
   for (int i = 0; i < 200000; ++i) in.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(g())));
   std::vector<std::uint16_t> out(in.size());
   float_to_half(in, out.data());
-  for (std::size_t i = 0; i < in.size(); ++i)
-    ASSERT_EQ(out[i], float_to_half_scalar(in[i])) << std::hex << bits(in[i]);
+  for (std::size_t i = 0; i < in.size(); ++i) ASSERT_EQ(out[i], float_to_half_scalar(in[i])) << std::hex << bits(in[i]);
 }
 
 TEST(Codec, Int8WithinHalfScalePerBlock) {
@@ -242,10 +241,10 @@ TEST(Codec, MalformedInputIsRejected) {
     std::memcpy(b.data(), idx.data(), idx.size() * 4);
     return b;
   };
-  expect_rejected(codec_kind::topk, topk({0, 10}), 10);     // index out of range
-  expect_rejected(codec_kind::topk, topk({3, 3}), 10);      // duplicate
-  expect_rejected(codec_kind::topk, topk({4, 2}), 10);      // unsorted
-  expect_rejected(codec_kind::topk, topk({0, 1, 2}), 2);    // k > n
+  expect_rejected(codec_kind::topk, topk({0, 10}), 10);               // index out of range
+  expect_rejected(codec_kind::topk, topk({3, 3}), 10);                // duplicate
+  expect_rejected(codec_kind::topk, topk({4, 2}), 10);                // unsorted
+  expect_rejected(codec_kind::topk, topk({0, 1, 2}), 2);              // k > n
   expect_rejected(codec_kind::topk, std::vector<std::byte>(12), 10);  // not 8 * k
 }
 

@@ -10,7 +10,7 @@ failures=0
 check() { local name=$1; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi; }
 nodes_left() { pgrep -f "hydra node .*--state $tmp" | wc -l; }
 
-out=$("$hydra" demo --nodes 3 --state "$tmp/a" --duration 0.5 --json 2>/dev/null)
+out=$("$hydra" demo --nodes 3 --no-train --state "$tmp/a" --duration 0.5 --json 2>/dev/null)
 check "demo --json exits 0" test $? -eq 0
 check "demo reports 3 nodes converged" /usr/bin/python3 -c "
 import json, sys
@@ -20,7 +20,7 @@ assert sum(p['state'] == 'alive' for p in j['view_of_node_0']['peers']) == 3" "$
 check "node i keeps its state in DIR/node-i" test -f "$tmp/a/node-2/identity.key"
 check "no node left after --duration" test "$(nodes_left)" = 0
 
-"$hydra" demo --nodes 3 --state "$tmp/b" >"$tmp/out" 2>/dev/null &
+"$hydra" demo --nodes 3 --no-train --state "$tmp/b" >"$tmp/out" 2>/dev/null &
 demo=$!
 for _ in $(seq 1 150); do grep -q "Ctrl-C" "$tmp/out" && break; sleep 0.1; done
 check "demo prints the membership table" grep -q "all 3 nodes see each other" "$tmp/out"

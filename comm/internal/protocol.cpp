@@ -26,10 +26,11 @@ result<header> ring_io::recv(int from, std::vector<std::byte>& buf, const header
     return fail(from, errc::invalid_input, "message from rank " + std::to_string(from) + " is not a collective's");
   if (h.kind == op::abort) {
     const int suspect = static_cast<int>(h.count);
-    const errc code = h.param <= static_cast<std::uint32_t>(errc::internal) ? static_cast<errc>(h.param) : errc::internal;
-    return fail_from(static_cast<int>(h.seq), suspect, code,
-                     "rank " + std::to_string(h.seq) + " gave up on rank " + std::to_string(suspect) + " (" +
-                         to_string(code) + ")");
+    const errc code =
+        h.param <= static_cast<std::uint32_t>(errc::internal) ? static_cast<errc>(h.param) : errc::internal;
+    return fail_from(
+        static_cast<int>(h.seq), suspect, code,
+        "rank " + std::to_string(h.seq) + " gave up on rank " + std::to_string(suspect) + " (" + to_string(code) + ")");
   }
   if (h.kind != want.kind || h.codec != want.codec || h.seq != want.seq || h.param != want.param ||
       h.count != want.count)
