@@ -29,15 +29,6 @@ std::uint64_t fingerprint(std::span<const float> v) {
   return h[0] ^ (h[1] << 1) ^ (h[2] << 2) ^ (h[3] << 3);
 }
 
-/// Rank 0's fingerprint to everyone; false if ours differs.
-result<bool> weights_agree(comm::link& l, comm::allreduce_engine& eng, std::span<const float> w,
-                           const comm::allreduce_options& opt) {
-  std::uint64_t mine = fingerprint(w), root = mine;
-  if (l.size() == 1) return true;
-  if (auto st = eng.broadcast(l, std::as_writable_bytes(std::span(&root, 1)), 0, opt); !st) return st.err();
-  return root == mine;
-}
-
 /// The weighted all-reduce of one round (a no-op for a group of one).
 result<comm::allreduce_result> ring_or_local(comm::allreduce_engine& eng, comm::link& l, std::span<float> v,
                                              std::size_t weight, const comm::allreduce_options& opt,
@@ -48,9 +39,84 @@ result<comm::allreduce_result> ring_or_local(comm::allreduce_engine& eng, comm::
 
 }  // namespace
 
-result<dist_train_result> run_dist_training(comm::link& l, const dist_train_options& o, round_callback cb) {
+namespace {
+
+/// Everything a rank needs to continue the job from another rank's point.
+struct job_state {
+  std::uint64_t step = 0;  ///< global steps done (sync) / at the last sync (local)
+  kernels::model* m = nullptr;
+  kernels::optimizer* inner = nullptr;
+  kernels::optimizer* outer = nullptr;
+  std::vector<float>* anchor = nullptr;
+
+  std::size_t bytes() const {
+    std::size_t b = 3 * sizeof(std::uint64_t) + m->params().size_bytes() + inner->state().size_bytes();
+    if (outer) b += outer->state().size_bytes() + anchor->size() * sizeof(float);
+    return b;
+  }
+  void save(std::vector<std::byte>& out) const {
+    out.resize(bytes());
+    std::byte* p = out.data();
+    auto put = [&](const void* src, std::size_t n) {
+      std::memcpy(p, src, n);
+      p += n;
+    };
+    const std::uint64_t head[3] = {step, inner->steps(), outer ? outer->steps() : 0};
+    put(head, sizeof head);
+    put(m->params().data(), m->params().size_bytes());
+    put(inner->state().data(), inner->state().size_bytes());
+    if (outer) {
+      put(outer->state().data(), outer->state().size_bytes());
+      put(anchor->data(), anchor->size() * sizeof(float));
+    }
+  }
+  void load(const std::vector<std::byte>& in) {
+    const std::byte* p = in.data();
+    auto get = [&](void* dst, std::size_t n) {
+      std::memcpy(dst, p, n);
+      p += n;
+    };
+    std::uint64_t head[3];
+    get(head, sizeof head);
+    step = head[0];
+    inner->set_steps(head[1]);
+    get(m->params().data(), m->params().size_bytes());
+    get(inner->state().data(), inner->state().size_bytes());
+    if (outer) {
+      outer->set_steps(head[2]);
+      get(outer->state().data(), outer->state().size_bytes());
+      get(anchor->data(), anchor->size() * sizeof(float));
+    }
+  }
+};
+
+/// A new group agrees on the state: every rank announces its step, the
+/// most advanced (lowest rank among equals) broadcasts its state.
+status agree_on_state(comm::link& l, comm::allreduce_engine& eng, job_state& js,
+                      const comm::allreduce_options& opt) {
+  if (l.size() == 1) return {};
+  std::uint64_t best = js.step;
+  int source = l.rank();
+  for (int r = 0; r < l.size(); ++r) {
+    std::uint64_t v = js.step;
+    if (auto st = eng.broadcast(l, std::as_writable_bytes(std::span(&v, 1)), r, opt); !st) return st;
+    if (v > best || (v == best && r < source)) {
+      best = v;
+      source = r;
+    }
+  }
+  std::vector<std::byte> blob;
+  js.save(blob);
+  if (auto st = eng.broadcast(l, blob, source, opt); !st) return st;
+  if (source != l.rank()) js.load(blob);
+  return {};
+}
+
+}  // namespace
+
+result<dist_train_result> run_dist_training(group_source& groups, const dist_train_options& o,
+                                            elastic_stats& stats, round_callback cb) {
   env& e = default_env();
-  const int rank = l.rank(), n = l.size();
   auto loaded = data::load_dir(o.data.empty() ? data::default_data_dir() : o.data);
   if (!loaded) return loaded.err();
   data::dataset& train = loaded->train;
@@ -83,30 +149,56 @@ result<dist_train_result> run_dist_training(comm::link& l, const dist_train_opti
     anchor.assign(m.params().begin(), m.params().end());
     delta.resize(anchor.size());
   }
+  job_state js{0, &m, &opt, outer.get(), local ? &anchor : nullptr};
 
   comm::allreduce_engine eng;
   comm::allreduce_options copt;
   copt.codec = o.codec;
-  copt.timeout = std::chrono::seconds(30);
+  // A round's deadline from the bytes it moves: generous for a slow WAN
+  // link (2 MB/s) plus a fixed allowance for scheduling.
+  copt.timeout = std::chrono::milliseconds(2000 + m.params().size_bytes() / 2000);
   comm::error_feedback ef;
   data::batcher order(train, o.batch, o.seed);
   const std::size_t steps_per_epoch = order.batches_per_epoch();
+  const std::uint64_t total = steps_per_epoch * o.epochs;
   const std::size_t sample = train.sample_size();
   std::vector<float> x(std::size_t(o.batch) * sample);
   std::vector<std::int32_t> y(o.batch);
 
   dist_train_result out;
-  const std::uint64_t total_rounds =
-      local ? (steps_per_epoch * o.epochs + o.local_steps - 1) / o.local_steps : steps_per_epoch * o.epochs;
   double loss_sum = 0;
-  std::size_t loss_n = 0, since_sync = 0, steps = 0;
+  std::size_t loss_n = 0;
+  int last_size = 0, epoch_loaded = -1;
   const auto t0 = e.now();
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
-    order.start_epoch(epoch);
-    const auto& perm = order.order();
-    loss_sum = 0;
-    loss_n = 0;
-    for (std::size_t s = 0; s < steps_per_epoch; ++s) {
+  std::unique_ptr<comm::link> link;
+  while (js.step < total) {
+    // (Re)form the group and agree on where the job stands.
+    link.reset();
+    auto formed = groups.form();
+    if (!formed) return formed.err();
+    link = std::move(*formed);
+    ++stats.groups;
+    if (last_size && link->size() > last_size) ++stats.joined;
+    if (last_size && link->size() < last_size) ++stats.lost;
+    last_size = link->size();
+    const std::uint64_t before = js.step;
+    if (auto st = agree_on_state(*link, eng, js, copt); !st) {
+      ++stats.failed_rounds;
+      continue;
+    }
+    if (js.step < before) ++stats.restarts;
+    if (local) std::copy(anchor.begin(), anchor.end(), m.params().begin());
+    const int rank = link->rank(), n = link->size();
+    std::size_t since_sync = 0;
+    bool reform = false;
+    while (js.step < total && !reform) {
+      const int epoch = static_cast<int>(js.step / steps_per_epoch);
+      const std::size_t s = js.step % steps_per_epoch;
+      if (epoch != epoch_loaded) {
+        order.start_epoch(epoch);
+        epoch_loaded = epoch;
+      }
+      const auto& perm = order.order();
       // This rank's slice of global batch s.
       const std::size_t b0 = s * o.batch, b1 = std::min(perm.size(), b0 + o.batch), len = b1 - b0;
       const std::size_t lo = b0 + len * rank / n, hi = b0 + len * (rank + 1) / n;
@@ -125,43 +217,58 @@ result<dist_train_result> run_dist_training(comm::link& l, const dist_train_opti
       } else {
         std::fill(m.grads().begin(), m.grads().end(), 0.0f);
       }
-      ++steps;
       since_sync += mine;
+      std::uint64_t next = js.step + 1;
       if (!local) {
-        auto res = ring_or_local(eng, l, m.grads(), mine, copt, ef);
-        if (!res) return res.err();
+        auto res = ring_or_local(eng, *link, m.grads(), mine, copt, ef);
+        if (!res) {
+          ++stats.failed_rounds;
+          break;  // a peer failed: re-form with the survivors, redo this step
+        }
         out.bytes_sent += res->bytes_sent;
         opt.step(m.params(), m.grads());
+        js.step = next;
       } else {
         if (mine > 0) opt.step(m.params(), m.grads());
-        const bool last = epoch == o.epochs - 1 && s + 1 == steps_per_epoch;
-        if (steps % o.local_steps != 0 && !last) continue;
+        if (next % o.local_steps != 0 && next != total) {
+          js.step = next;  // a local step: nothing to agree on yet
+          continue;
+        }
         for (std::size_t i = 0; i < delta.size(); ++i) delta[i] = anchor[i] - m.params()[i];
-        auto res = ring_or_local(eng, l, delta, since_sync, copt, ef);
-        if (!res) return res.err();
+        auto res = ring_or_local(eng, *link, delta, since_sync, copt, ef);
+        if (!res) {
+          ++stats.failed_rounds;
+          js.step = next - ((next - 1) % o.local_steps) - 1;  // back to the last sync point
+          break;
+        }
         out.bytes_sent += res->bytes_sent;
         outer->step(anchor, delta);
         std::copy(anchor.begin(), anchor.end(), m.params().begin());
         since_sync = 0;
+        js.step = next;
       }
       ++out.rounds;
-      auto agree = weights_agree(l, eng, m.params(), copt);
-      if (!agree) return agree.err();
-      if (!*agree)
-        return make_error(errc::internal, "rank " + std::to_string(rank) + ": weights differ from rank 0 after round " +
-                                              std::to_string(out.rounds));
-      if (cb) cb(out.rounds, total_rounds, loss_n ? loss_sum / loss_n : 0.0);
+      // Rank 0 tells everyone its weights' fingerprint and whether the
+      // group must re-form (a trainer joined).
+      std::uint64_t msg[2] = {fingerprint(m.params()), 0};
+      if (rank == 0 && groups.changed && groups.changed()) msg[1] = 1;
+      const std::uint64_t mine_fp = msg[0];
+      if (n > 1) {
+        if (auto st = eng.broadcast(*link, std::as_writable_bytes(std::span(msg)), 0, copt); !st) {
+          ++stats.failed_rounds;
+          break;
+        }
+      }
+      if (msg[0] != mine_fp)
+        return make_error(errc::internal, "rank " + std::to_string(rank) + ": weights differ from rank 0 after step " +
+                                              std::to_string(js.step));
+      reform = msg[1] != 0;
+      if (cb) cb(js.step, total, loss_n ? loss_sum / loss_n : 0.0);
     }
-    out.samples += perm.size();
   }
+  out.samples = static_cast<std::uint64_t>(train.size()) * o.epochs;
   out.seconds = seconds_between(t0, e.now());
-  // Every rank's loss share, averaged over the group.
-  std::vector<float> loss{static_cast<float>(loss_n ? loss_sum / loss_n : 0.0)};
-  if (n > 1) {
-    auto r = eng.run(l, loss, static_cast<double>(loss_n), copt);
-    if (!r) return r.err();
-  }
-  out.final_loss = loss[0];
+  out.final_loss = loss_n ? loss_sum / loss_n : 0.0;
   const auto& test = loaded->test;
   data::batcher tb(test, 1000, 0);
   tb.start_epoch(0, false);
@@ -172,6 +279,38 @@ result<dist_train_result> run_dist_training(comm::link& l, const dist_train_opti
   out.test_accuracy = double(correct) / test.size();
   out.weights_hash = hash_floats(m.params());
   return out;
+}
+
+namespace {
+
+/// Wraps a caller-owned link as a one-time group.
+class borrowed_link final : public comm::link {
+ public:
+  explicit borrowed_link(comm::link& l) : l_(l) {}
+  int rank() const override { return l_.rank(); }
+  int size() const override { return l_.size(); }
+  status send(int to, std::span<const std::byte> b) override { return l_.send(to, b); }
+  status recv(int from, std::vector<std::byte>& out, comm::clock::time_point d) override {
+    return l_.recv(from, out, d);
+  }
+  std::uint64_t bytes_sent() const override { return l_.bytes_sent(); }
+
+ private:
+  comm::link& l_;
+};
+
+}  // namespace
+
+result<dist_train_result> run_dist_training(comm::link& l, const dist_train_options& o, round_callback cb) {
+  bool used = false;
+  group_source g;
+  g.form = [&]() -> result<std::unique_ptr<comm::link>> {
+    if (used) return make_error(errc::unavailable, "the fixed group failed");
+    used = true;
+    return std::unique_ptr<comm::link>(new borrowed_link(l));
+  };
+  elastic_stats stats;
+  return run_dist_training(g, o, stats, std::move(cb));
 }
 
 }  // namespace hydra::actors

@@ -10,9 +10,18 @@
 ///   all-reduced (weighted) and an outer Nesterov-momentum step is applied.
 /// After every round all ranks compare a hash of their weights with rank 0's;
 /// a mismatch is an error.
+///
+/// Elastic: the group is formed by a `group_source` (from the membership
+/// view). When a round fails (a peer died or stalled past the deadline) the
+/// survivors re-form the group and go on; when rank 0 sees the membership
+/// change (a peer joined) the group re-forms after the round. Every new group
+/// first agrees on the state: the member that has made the most progress
+/// (lowest rank among equals) broadcasts model, optimizer state and step, so
+/// joiners and survivors continue the same job — it never restarts.
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "comm/link.hpp"
@@ -44,11 +53,29 @@ struct dist_train_result {
   std::string weights_hash;
 };
 
-/// Called after each round with (round, total rounds, mean loss so far).
+/// Called after each round with (global step, total steps, mean loss so far).
 using round_callback = std::function<void(std::uint64_t, std::uint64_t, double)>;
 
-/// Runs the whole job on `l` (rank l.rank() of l.size()); every rank returns
-/// the same weights_hash or an error.
+struct group_source {
+  /// Forms a group from the live trainers (blocking, with its own deadline).
+  std::function<result<std::unique_ptr<comm::link>>()> form;
+  /// Asked on rank 0 between rounds: has the set of live trainers changed?
+  std::function<bool()> changed;
+};
+
+struct elastic_stats {
+  std::uint64_t groups = 0;        ///< groups formed (1 without churn)
+  std::uint64_t failed_rounds = 0; ///< rounds abandoned because a peer failed
+  std::uint64_t joined = 0;        ///< times the group grew
+  std::uint64_t lost = 0;          ///< times the group shrank
+  std::uint64_t restarts = 0;      ///< times the job went back to step 0 (must stay 0)
+};
+
+/// Runs the whole job; every rank that finishes returns the same weights_hash.
+result<dist_train_result> run_dist_training(group_source& groups, const dist_train_options& o,
+                                            elastic_stats& stats, round_callback cb = {});
+
+/// Convenience: one fixed group (no churn).
 result<dist_train_result> run_dist_training(comm::link& l, const dist_train_options& o, round_callback cb = {});
 
 }  // namespace hydra::actors

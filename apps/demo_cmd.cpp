@@ -36,6 +36,7 @@ struct demo_options {
   double duration = -1;  // < 0: until Ctrl-C
   bool json = false;
   bool no_train = false;          // membership only
+  bool churn = false;             // kill -9 node 1 at 30%, fresh node at 50%, node 1 back at 60%
   std::string backend = "p2p";
   std::vector<std::string> train;  // flags passed to every `hydra node --train`
 };
@@ -95,21 +96,63 @@ int alive_count(const std::string& json_text) {
 }
 
 /// Training demo: every node trains and exits; collect their results.
+double progress_of(const std::string& dir) {
+  std::ifstream f(dir + "/progress");
+  double step = 0, total = 0;
+  if (f >> step >> total && total > 0) return step / total;
+  return 0;
+}
+
 template <class Cleanup>
-int finish_training(const demo_options& o, const std::string& base, std::vector<pid_t>& pids, progress_bar&,
-                    Cleanup& cleanup) {
+int finish_training(const demo_options& o, const std::string& base, std::vector<pid_t>& pids,
+                    const std::vector<std::string>& addrs, Cleanup& cleanup) {
   env& e = default_env();
   const auto t0 = e.now();
   int failed = 0;
-  for (std::size_t i = 0; i < pids.size(); ++i) {
-    int status = 0;
-    while (!g_stop && waitpid(pids[i], &status, WNOHANG) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (g_stop) break;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      std::fprintf(stderr, "hydra demo: node %zu failed (see %s/node-%zu/node.log)\n", i, base.c_str(), i);
-      ++failed;
+  int nodes = o.nodes;
+  // Churn script: which processes are expected to be killed.
+  std::vector<bool> killed(pids.size(), false);
+  bool did_kill = false, did_join = false, did_restart = false;
+  const std::string exe = self_exe();
+  auto alive = [&] {
+    for (std::size_t i = 0; i < pids.size(); ++i)
+      if (pids[i] > 0) return true;
+    return false;
+  };
+  while (!g_stop && alive()) {
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      int status = 0;
+      if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) != pids[i]) continue;
+      if (!killed[i] && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+        std::fprintf(stderr, "hydra demo: a node failed (see %s/node-*/node.log)\n", base.c_str());
+        ++failed;
+      }
+      pids[i] = -1;
     }
-    pids[i] = -1;
+    if (o.churn && nodes >= 2) {
+      const double p = progress_of(base + "/node-0");
+      if (!did_kill && p >= 0.3) {
+        did_kill = true;
+        kill(pids[1], SIGKILL);
+        killed[1] = true;
+        if (!o.json) std::fprintf(stderr, "churn: kill -9 node 1 at %.0f%%\n", 100 * p);
+      }
+      if (!did_join && p >= 0.5) {
+        did_join = true;
+        const std::string dir = base + "/node-" + std::to_string(nodes);
+        pids.push_back(start_node(exe, dir, addrs.front(), o.train));
+        killed.push_back(false);
+        ++nodes;
+        if (!o.json) std::fprintf(stderr, "churn: fresh node %d joins at %.0f%%\n", nodes - 1, 100 * p);
+      }
+      if (!did_restart && p >= 0.6) {
+        did_restart = true;
+        pids.push_back(start_node(exe, base + "/node-1", "", o.train));  // rejoins from its snapshot
+        killed.push_back(false);
+        if (!o.json) std::fprintf(stderr, "churn: node 1 restarts at %.0f%%\n", 100 * p);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::erase(pids, -1);
   if (g_stop || failed) {
@@ -117,12 +160,12 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     return 1;
   }
   nlohmann::json results = nlohmann::json::array();
-  for (int i = 0; i < o.nodes; ++i) {
+  for (int i = 0; i < nodes; ++i) {
     std::ifstream f(base + "/node-" + std::to_string(i) + "/result.json");
     std::string text((std::istreambuf_iterator<char>(f)), {});
     results.push_back(nlohmann::json::parse(text, nullptr, false));
   }
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0, restarts = 0;
   bool agree = true;
   for (auto& r : results) {
     if (r.is_discarded() || !r.contains("weights_hash")) {
@@ -131,6 +174,7 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
       return 1;
     }
     bytes += r["bytes_sent"].get<std::uint64_t>();
+    restarts = std::max(restarts, r["restarts"].get<std::uint64_t>());
     agree &= r["weights_hash"] == results[0]["weights_hash"];
   }
   const auto& r0 = results[0];
@@ -149,9 +193,11 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
                       {"seconds", seconds_between(t0, e.now())},
                       {"weights_hash", r0["weights_hash"]},
                       {"replicas_agree", agree},
-                      {"restarts", 0},
-                      {"peers_lost", 0},
-                      {"peers_joined", 0}};
+                      {"restarts", restarts},
+                      {"failed_rounds", r0["failed_rounds"]},
+                      {"groups", r0["groups"]},
+                      {"peers_lost", r0["peers_lost"]},
+                      {"peers_joined", r0["peers_joined"]}};
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -218,7 +264,7 @@ int run_demo(const demo_options& o) {
   bar.finish(std::to_string(addrs.size()) + " nodes started");
 
   env& e = default_env();
-  if (!o.no_train) return finish_training(o, base, pids, bar, cleanup);
+  if (!o.no_train) return finish_training(o, base, pids, addrs, cleanup);
 
   // Wait until every node lists every node alive.
   const auto t0 = e.now();
@@ -286,6 +332,8 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--duration", o->duration, "Stop after this many seconds (default: run until Ctrl-C)");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
   cmd->add_flag("--no-train", o->no_train, "Only start the nodes and show the membership (no training)");
+  cmd->add_flag("--churn", o->churn,
+                "Fault drill: kill -9 node 1 at 30% of the job, start a fresh node at 50%, restart node 1 at 60%");
   // Training settings, passed to every node (see `hydra node --help`).
   auto train = std::make_shared<std::map<std::string, std::string>>();
   for (auto [flag, help] : std::vector<std::pair<const char*, const char*>>{

@@ -44,62 +44,82 @@ void write_file_atomic(const std::string& path, const std::string& text);
 int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_options& o, const wire::identity& id,
                 int data_fd) {
   env& e = default_env();
-  const auto t0 = e.now();
-  std::vector<std::pair<std::string, std::string>> members;  // (id, data address)
   caf::scoped_actor self{sys};
-  while (seconds_between(t0, e.now()) < 120) {
+  const std::string me = id_hex(id.id);
+  // The live trainers as this node's membership view has them: (id, data address).
+  auto live_trainers = [&] {
+    std::vector<std::pair<std::string, std::string>> members;
     std::string view;
     self->request(node, std::chrono::seconds(5), actors::peers_atom::value)
         .receive([&](const std::string& v) { view = v; }, [&](caf::error&) {});
-    members.clear();
-    if (!view.empty()) {
-      const auto j = nlohmann::json::parse(view);
-      for (auto& p : j["peers"])
-        if (p["state"] == "alive" && !p["data_address"].get<std::string>().empty())
-          members.emplace_back(p["id"].get<std::string>(), p["data_address"].get<std::string>());
+    if (view.empty()) return members;
+    const auto j = nlohmann::json::parse(view);
+    for (auto& p : j["peers"])
+      if (p["state"] == "alive" && !p["data_address"].get<std::string>().empty())
+        members.emplace_back(p["id"].get<std::string>(), p["data_address"].get<std::string>());
+    std::sort(members.begin(), members.end());
+    return members;
+  };
+  std::vector<std::pair<std::string, std::string>> current;
+  bool first = true;
+  actors::group_source groups;
+  groups.form = [&]() -> result<std::unique_ptr<comm::link>> {
+    const auto t0 = e.now();
+    while (seconds_between(t0, e.now()) < 120) {
+      auto members = live_trainers();
+      const bool enough = static_cast<int>(members.size()) >= (first ? o.world : 1);
+      auto self_it = std::find_if(members.begin(), members.end(), [&](auto& m) { return m.first == me; });
+      if (enough && self_it != members.end()) {
+        std::vector<std::string> addrs;
+        std::string ids;
+        for (auto& m : members) {
+          addrs.push_back(m.second);
+          ids += m.first;
+        }
+        const int rank = static_cast<int>(self_it - members.begin());
+        auto link = comm::tcp_link::open(rank, addrs, data_fd, id, std::hash<std::string>{}(ids),
+                                         comm::clock::now() + std::chrono::seconds(5));
+        if (link) {
+          if (!first && members.size() != current.size())
+            spdlog::info("group re-formed: {} trainers (was {})", members.size(), current.size());
+          current = members;
+          first = false;
+          spdlog::info("training as rank {} of {}", rank, members.size());
+          return std::unique_ptr<comm::link>(std::move(*link));
+        }
+        spdlog::info("forming a group of {} failed ({}); retrying", members.size(), link.err().message);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    if (static_cast<int>(members.size()) >= o.world) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (static_cast<int>(members.size()) < o.world) {
-    spdlog::error("only {} of {} trainers showed up in 120 s", members.size(), o.world);
-    return 1;
-  }
-  std::sort(members.begin(), members.end());
-  members.resize(o.world);
-  std::vector<std::string> addrs;
-  int rank = -1;
-  std::string ids;
-  for (std::size_t i = 0; i < members.size(); ++i) {
-    addrs.push_back(members[i].second);
-    ids += members[i].first;
-    if (members[i].first == id_hex(id.id)) rank = static_cast<int>(i);
-  }
-  if (rank < 0) {
-    spdlog::error("this node is not among the first {} trainers", o.world);
-    return 1;
-  }
-  const std::uint64_t group = std::hash<std::string>{}(ids);
-  auto link = comm::tcp_link::open(rank, addrs, data_fd, id, group, comm::clock::now() + std::chrono::seconds(60));
-  if (!link) {
-    spdlog::error("cannot form the training group: {}", link.err().message);
-    return 1;
-  }
-  spdlog::info("training as rank {} of {} ({} mode, codec {})", rank, o.world, o.job.mode, o.compress);
-  std::uint64_t last_decile = 0;
-  auto res = actors::run_dist_training(**link, o.job, [&](std::uint64_t r, std::uint64_t total, double loss) {
-    const std::uint64_t d = 10 * r / std::max<std::uint64_t>(total, 1);
-    if (d != last_decile) {
-      last_decile = d;
-      spdlog::info("round {}/{} loss {:.4f}", r, total, loss);
+    return make_error(errc::deadline, "no training group could be formed in 120 s");
+  };
+  auto last_check = e.now();
+  groups.changed = [&] {
+    if (seconds_between(last_check, e.now()) < 0.5) return false;
+    last_check = e.now();
+    auto members = live_trainers();
+    // Only growth re-forms the group between rounds; a loss shows up as a
+    // failed round.
+    for (auto& m : members)
+      if (std::find(current.begin(), current.end(), m) == current.end()) return true;
+    return false;
+  };
+  spdlog::info("waiting for {} trainers ({} mode, codec {})", o.world, o.job.mode, o.compress);
+  std::uint64_t last_pct = 101;
+  actors::elastic_stats stats;
+  auto res = actors::run_dist_training(groups, o.job, stats, [&](std::uint64_t step, std::uint64_t total, double loss) {
+    const std::uint64_t pct = 100 * step / std::max<std::uint64_t>(total, 1);
+    if (pct != last_pct) {
+      last_pct = pct;
+      write_file_atomic(o.state + "/progress", std::to_string(step) + " " + std::to_string(total));
+      if (pct % 10 == 0) spdlog::info("step {}/{} loss {:.4f}", step, total, loss);
     }
   });
   if (!res) {
     spdlog::error("training failed: {}", res.err().message);
     return 1;
   }
-  nlohmann::json j = {{"rank", rank},
-                      {"world", o.world},
+  nlohmann::json j = {{"world", current.size()},
                       {"mode", o.job.mode},
                       {"compress", o.compress},
                       {"test_accuracy", res->test_accuracy},
@@ -108,6 +128,11 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
                       {"samples", res->samples},
                       {"bytes_sent", res->bytes_sent},
                       {"seconds", res->seconds},
+                      {"groups", stats.groups},
+                      {"failed_rounds", stats.failed_rounds},
+                      {"peers_joined", stats.joined},
+                      {"peers_lost", stats.lost},
+                      {"restarts", stats.restarts},
                       {"weights_hash", res->weights_hash}};
   write_file_atomic(o.state + "/result.json", j.dump());
   spdlog::info("done: test accuracy {:.4f}, weights {}", res->test_accuracy, res->weights_hash);
