@@ -1,6 +1,12 @@
 #include "actors/dist_trainer.hpp"
 
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <vector>
 
@@ -90,6 +96,55 @@ struct job_state {
   }
 };
 
+// Checkpoint file: "HYDRACK1", u64 payload bytes, 32-byte BLAKE2b of the
+// payload, then the payload (job_state::save). Written to a temporary file,
+// fsync'd, renamed over the old one, and the folder fsync'd: a crash leaves
+// the old or the new checkpoint, never a torn one.
+constexpr char ck_magic[8] = {'H', 'Y', 'D', 'R', 'A', 'C', 'K', '1'};
+
+status save_checkpoint(const std::string& path, const job_state& js) {
+  std::vector<std::byte> blob;
+  js.save(blob);
+  const auto digest = blake2b_256(blob);
+  const std::uint64_t size = blob.size();
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error(errc::io, tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, ck_magic, 8) == 8 && ::write(fd, &size, 8) == 8 &&
+            ::write(fd, digest.data(), digest.size()) == static_cast<ssize_t>(digest.size()) &&
+            ::write(fd, blob.data(), blob.size()) == static_cast<ssize_t>(blob.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return make_error(errc::io, path + ": cannot write checkpoint");
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+/// Loads a checkpoint made for the same model and optimizer; any damage or
+/// mismatch is an error naming the file (the job then starts from scratch).
+status load_checkpoint(const std::string& path, job_state& js) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return make_error(errc::not_found, path + ": no checkpoint");
+  char magic[8];
+  std::uint64_t size = 0;
+  digest256 digest{};
+  if (!f.read(magic, 8) || std::memcmp(magic, ck_magic, 8) != 0)
+    return make_error(errc::invalid_input, path + ": not a Hydra checkpoint");
+  if (!f.read(reinterpret_cast<char*>(&size), 8) || size != js.bytes())
+    return make_error(errc::invalid_input, path + ": checkpoint is for another model or optimizer");
+  std::vector<std::byte> blob(size);
+  if (!f.read(reinterpret_cast<char*>(digest.data()), digest.size()) ||
+      !f.read(reinterpret_cast<char*>(blob.data()), static_cast<std::streamsize>(size)))
+    return make_error(errc::invalid_input, path + ": truncated checkpoint");
+  if (blake2b_256(blob) != digest) return make_error(errc::invalid_input, path + ": checkpoint fails its checksum");
+  js.load(blob);
+  return {};
+}
+
 /// A new group agrees on the state: every rank announces its step, the
 /// most advanced (lowest rank among equals) broadcasts its state.
 status agree_on_state(comm::link& l, comm::allreduce_engine& eng, job_state& js,
@@ -150,6 +205,15 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     delta.resize(anchor.size());
   }
   job_state js{0, &m, &opt, outer.get(), local ? &anchor : nullptr};
+  if (!o.checkpoint.empty()) {
+    if (auto st = load_checkpoint(o.checkpoint, js); st) {
+      stats.resumed_from = js.step;
+      spdlog::info("resumed from checkpoint {} at step {}", o.checkpoint, js.step);
+    } else if (st.err().code != errc::not_found) {
+      spdlog::warn("ignoring checkpoint: {}", st.err().message);
+      js.step = 0;
+    }
+  }
 
   comm::allreduce_engine eng;
   comm::allreduce_options copt;
@@ -263,8 +327,17 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
         return make_error(errc::internal, "rank " + std::to_string(rank) + ": weights differ from rank 0 after step " +
                                               std::to_string(js.step));
       reform = msg[1] != 0;
+      if (!o.checkpoint.empty() && o.checkpoint_every > 0 &&
+          (js.step / o.checkpoint_every != (js.step - 1) / o.checkpoint_every || js.step == total)) {
+        if (auto st = save_checkpoint(o.checkpoint, js); !st) spdlog::warn("checkpoint: {}", st.err().message);
+      }
       if (cb) cb(js.step, total, loss_n ? loss_sum / loss_n : 0.0);
     }
+  }
+  if (!o.checkpoint.empty()) {
+    // The job is done: a later job in this folder starts afresh.
+    std::error_code ec;
+    std::filesystem::rename(o.checkpoint, o.checkpoint + ".done", ec);
   }
   out.samples = static_cast<std::uint64_t>(train.size()) * o.epochs;
   out.seconds = seconds_between(t0, e.now());

@@ -45,6 +45,8 @@ struct dist_train_options {
   int local_steps = 8;        ///< H, local mode
   float outer_lr = 0.7f, outer_momentum = 0.9f;
   kernels::codec_kind codec = kernels::codec_kind::none;
+  std::string checkpoint;        ///< file to checkpoint to and resume from ("" = none)
+  int checkpoint_every = 200;    ///< steps between checkpoints
 };
 
 struct dist_train_result {
@@ -69,6 +71,7 @@ struct elastic_stats {
   std::uint64_t joined = 0;        ///< times the group grew
   std::uint64_t lost = 0;          ///< times the group shrank
   std::uint64_t restarts = 0;      ///< times the job went back to step 0 (must stay 0)
+  std::uint64_t resumed_from = 0;  ///< step of the checkpoint this rank started from (0 = none)
 };
 
 /// Runs the whole job; every rank that finishes returns the same weights_hash.

@@ -50,6 +50,8 @@ std::string self_exe() {
 pid_t start_node(const std::string& exe, const std::string& dir, const std::string& join,
                  const std::vector<std::string>& extra) {
   fs::create_directories(dir);
+  std::error_code ec;
+  fs::remove(dir + "/address", ec);  // a killed run's address is stale
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid != 0) return pid;
@@ -194,6 +196,7 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
                       {"weights_hash", r0["weights_hash"]},
                       {"replicas_agree", agree},
                       {"restarts", restarts},
+                      {"resumed_from_step", r0.value("resumed_from_step", 0)},
                       {"failed_rounds", r0["failed_rounds"]},
                       {"groups", r0["groups"]},
                       {"peers_lost", r0["peers_lost"]},

@@ -105,9 +105,11 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
     return false;
   };
   spdlog::info("waiting for {} trainers ({} mode, codec {})", o.world, o.job.mode, o.compress);
+  actors::dist_train_options job = o.job;
+  if (job.checkpoint.empty()) job.checkpoint = o.state + "/checkpoint.bin";
   std::uint64_t last_pct = 101;
   actors::elastic_stats stats;
-  auto res = actors::run_dist_training(groups, o.job, stats, [&](std::uint64_t step, std::uint64_t total, double loss) {
+  auto res = actors::run_dist_training(groups, job, stats, [&](std::uint64_t step, std::uint64_t total, double loss) {
     const std::uint64_t pct = 100 * step / std::max<std::uint64_t>(total, 1);
     if (pct != last_pct) {
       last_pct = pct;
@@ -133,6 +135,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
                       {"peers_joined", stats.joined},
                       {"peers_lost", stats.lost},
                       {"restarts", stats.restarts},
+                      {"resumed_from_step", stats.resumed_from},
                       {"weights_hash", res->weights_hash}};
   write_file_atomic(o.state + "/result.json", j.dump());
   spdlog::info("done: test accuracy {:.4f}, weights {}", res->test_accuracy, res->weights_hash);
@@ -288,6 +291,8 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--mode", j.mode, "sync or local")->check(CLI::IsMember({"sync", "local"}));
   cmd->add_option("--local-steps", j.local_steps, "H: local steps between syncs (local mode)")->check(CLI::Range(1, 100000));
   cmd->add_option("--outer-lr", j.outer_lr, "Outer learning rate (local mode)")->check(CLI::PositiveNumber);
+  cmd->add_option("--checkpoint-every", j.checkpoint_every, "Steps between checkpoints (state dir/checkpoint.bin)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--compress", o->compress, "none, fp16, int8 or topk")
       ->check(CLI::IsMember({"none", "fp16", "int8", "topk"}));
   cmd->callback([o, &exit_code] { exit_code = run_node(*o); });

@@ -32,14 +32,31 @@
 ///     deadline and verifies, with an all-reduce of a fingerprint, that every
 ///     member of the new communicator built it from the same list.
 ///
+/// Every MPI call runs on one worker thread owned by the group; the caller
+/// waits for it with the deadline. Reason (measured, Open MPI 4.1.4): when a
+/// peer dies while a large message is in flight to it, the tcp btl can
+/// self-deadlock inside `MPI_Test` (mca_btl_tcp_frag_send -> endpoint_close
+/// -> ob1 send_fin -> endpoint_send re-locks the endpoint's send lock), and
+/// ob1 sometimes aborts the survivor outright ("pml_ob1_sendreq.c FATAL").
+/// A polling loop on the caller's thread cannot escape the first: the call
+/// never returns. With the worker, the caller gets `deadline` after its
+/// timeout plus 1 s; the stuck thread is left behind (it never returns) and
+/// a fresh worker takes over. After two stuck workers every call fails fast
+/// with `deadline`: restart the process or fall back to `p2p`. Either way the
+/// other survivors see this rank as dead and go on without it.
+/// `init()` also ignores SIGPIPE (unless the program set a handler): the tcp
+/// btl writes without MSG_NOSIGNAL, and a peer's death would kill survivors.
+///
 /// Known limit: if a rank dies *inside* an all-reduce, some survivors may
 /// complete that round and others not (e.g. recursive doubling). The probe
 /// reports the spread as `min_completed`/`max_completed`; the caller must
 /// then roll back to a round every survivor has (or re-sync weights).
 ///
-/// Thread-safety: one thread at a time per object (MPI is initialised with
-/// MPI_THREAD_MULTIPLE so other threads, e.g. a CAF actor system, may run
-/// beside it). Only one `mpi_group` per process (MPI initialises once).
+/// Thread-safety: one calling thread at a time per object; the calls
+/// themselves run on the group's worker (MPI is initialised with
+/// MPI_THREAD_MULTIPLE, so other threads, e.g. a CAF actor system, may run
+/// beside it). The handoff costs tens of microseconds per call. Only one
+/// `mpi_group` per process (MPI initialises once).
 
 #include <chrono>
 #include <cstdint>
@@ -66,11 +83,14 @@ class mpi_group {
  public:
   /// `MPI_Init_thread(MPI_THREAD_MULTIPLE)`, errors returned (MPI_ERRORS_RETURN)
   /// rather than aborting. Fails with `unavailable` when MPI lacks
-  /// MPI_THREAD_MULTIPLE and with `invalid_input` when called twice. `e`
-  /// supplies the clock for deadlines and must outlive the group.
+  /// MPI_THREAD_MULTIPLE, with `invalid_input` when called twice and with
+  /// `deadline` when MPI_Init does not return within 120 s. `e` supplies the
+  /// clock for deadlines and must outlive the group (and, after a stuck MPI
+  /// call, the process: `default_env()` does).
   static result<std::unique_ptr<mpi_group>> init(int* argc, char*** argv, env& e = default_env());
 
-  /// Finalizes (bounded by 5 s) if `finalize()` was not called.
+  /// Finalizes (bounded by 5 s) if `finalize()` was not called. After a stuck
+  /// MPI call it frees nothing (that thread may still touch the buffers).
   ~mpi_group();
   mpi_group(const mpi_group&) = delete;
   mpi_group& operator=(const mpi_group&) = delete;
@@ -92,6 +112,7 @@ class mpi_group {
   /// buffer (scaled by `weight` on the way), so `data` is never written after
   /// this returns, even when MPI is left holding the abandoned operation.
   /// Errors: `deadline` after `timeout` (the communicator is then abandoned;
+  /// after timeout + 1 s when MPI itself got stuck, see the file comment;
   /// when the automatic probe is on, its survivors are in `last_view()` and
   /// the suspected ranks in the message); `unavailable` when the communicator
   /// was abandoned earlier and not yet rebuilt; `invalid_input` when the
@@ -117,15 +138,15 @@ class mpi_group {
   /// Rebuilds the communicator from `alive_world_ranks` (any order) with
   /// `MPI_Comm_create_group` over MPI_COMM_WORLD; every rank in the list must
   /// call it with the same list, and only they. The old communicator is
-  /// abandoned, not freed. Bounded by `timeout`: `MPI_Comm_create_group` is
-  /// blocking and waits for every listed rank, so it runs on a helper thread
-  /// that is left behind (blocked inside MPI) on timeout. Errors:
+  /// abandoned, not freed. Bounded by `timeout` (+ 1 s): `MPI_Comm_create_group`
+  /// is blocking and waits for every listed rank, so on timeout the worker is
+  /// left behind inside it and a fresh one takes over. Errors:
   /// `invalid_input` on a bad list, `deadline` on timeout, `unavailable` when
   /// the members disagree about the list.
   status shrink(const std::vector<int>& alive_world_ranks,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-  /// `MPI_Finalize` on a helper thread, waited for at most `timeout` (after a
+  /// `MPI_Finalize` on the worker, waited for at most `timeout` (after a
   /// failure it can hang). Returns true when it finished. On false, MPI is in
   /// an unknown state: leave the process with `std::_Exit` (normal exit would
   /// run destructors under the still-running MPI_Finalize). Idempotent.
