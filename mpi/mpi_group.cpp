@@ -485,6 +485,12 @@ result<std::unique_ptr<mpi_group>> mpi_group::init(int* argc, char*** argv, env&
   struct sigaction old {};
   if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) std::signal(SIGPIPE, SIG_IGN);
 
+  // Without the tcp btl's emulated RDMA put, ob1 has no FIN message to send
+  // when a transfer to a dying peer fails, which is the path that deadlocks
+  // (see mpi_group.hpp). Same bandwidth on loopback; `--mca btl_tcp_flags`
+  // on the mpirun line (or the environment) still wins.
+  setenv("OMPI_MCA_btl_tcp_flags", "send,inplace,need-ack,need-csum", 0);
+
   auto s = std::make_unique<state>();
   s->e = &e;
   auto job = std::make_shared<init_job>();

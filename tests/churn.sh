@@ -6,12 +6,7 @@
 # same job without churn. Usage: churn.sh BUILD_DIR
 set -uo pipefail
 hydra="$1/hydra"
-py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'pkill -9 -f "state $tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
-check() { local name=$1; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi; }
-get() { $py -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
+source "$(dirname "$0")/lib.sh"
 
 calm=$(timeout 240 "$hydra" demo --nodes 4 --epochs 2 --seed 3 --json 2>/dev/null)
 check "no-churn run finished" test -n "$calm"
@@ -30,5 +25,4 @@ check "peers joined (fresh and restarted)" $py -c "assert $(get "$churn" peers_j
 check "every replica agrees" test "$(get "$churn" replicas_agree)" = True
 check "all samples trained" test "$(get "$churn" samples)" = 120000
 check "accuracy within 1 point of no churn ($b vs $a)" $py -c "assert abs($b - $a) <= 0.01"
-echo "$failures failure(s)"
-test $failures -eq 0
+finish

@@ -4,10 +4,7 @@
 # --duration and on Ctrl-C (SIGINT). Usage: demo_cli.sh BUILD_DIR
 set -uo pipefail
 hydra="$1/hydra"
-tmp=$(mktemp -d)
-trap 'pkill -9 -f "state $tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
-check() { local name=$1; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi; }
+source "$(dirname "$0")/lib.sh"
 nodes_left() { pgrep -f "hydra node .*--state $tmp" | wc -l; }
 
 out=$("$hydra" demo --nodes 3 --no-train --state "$tmp/a" --duration 0.5 --json 2>/dev/null)
@@ -31,5 +28,4 @@ check "no node left after Ctrl-C" test "$(nodes_left)" = 0
 "$hydra" demo --nodes 0 >"$tmp/bad" 2>&1
 check "--nodes 0 exits non-zero" test $? -ne 0
 check "--nodes 0 says why" grep -q "not in range" "$tmp/bad"
-echo "$failures failure(s)"
-test $failures -eq 0
+finish

@@ -5,12 +5,7 @@
 # ends with exactly the weights of an uninterrupted run. Usage: resume.sh BUILD_DIR
 set -uo pipefail
 hydra="$1/hydra"
-py=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'pkill -9 -f "state $tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
-check() { local name=$1; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi; }
-get() { $py -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
+source "$(dirname "$0")/lib.sh"
 args=(demo --nodes 3 --epochs 2 --seed 5 --json)
 
 whole=$(timeout 200 "$hydra" "${args[@]}" 2>/dev/null)
@@ -31,5 +26,4 @@ from=$(get "$resumed" resumed_from_step)
 check "resumed from a checkpoint, not step 0 (step $from)" $py -c "assert $from > 0"
 check "restarts = 0" test "$(get "$resumed" restarts)" = 0
 check "same weights as the uninterrupted run" test "$(get "$resumed" weights_hash)" = "$(get "$whole" weights_hash)"
-echo "$failures failure(s)"
-test $failures -eq 0
+finish

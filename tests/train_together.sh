@@ -8,10 +8,7 @@
 # Usage: train_together.sh BUILD_DIR
 set -uo pipefail
 hydra="$1/hydra"
-py=/usr/bin/python3
-failures=0
-check() { local name=$1; shift; if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi; }
-get() { $py -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
+source "$(dirname "$0")/lib.sh"
 
 single=$("$hydra" train --model mlp --epochs 1 --batch 64 --seed 1 --threads 1 --json -q)
 sync=$("$hydra" demo --nodes 4 --mode sync --batch 64 --seed 1 --json 2>/dev/null)
@@ -32,5 +29,4 @@ echo "bytes per sample: sync fp32 $bs, local int8 $bl: ${ratio}x fewer"
 check "local int8 sends >= 50x fewer bytes per sample (${ratio}x)" $py -c "assert $ratio >= 50"
 check "local int8 loses <= 1 point ($al vs $a4)" $py -c "assert $al >= $a4 - 0.01"
 check "replicas agree (local)" test "$(get "$local" replicas_agree)" = True
-echo "$failures failure(s)"
-test $failures -eq 0
+finish

@@ -1,0 +1,19 @@
+# Shared helpers of the shell tests. Source it after setting `hydra`:
+#   tmp      a scratch folder, removed (with any node using it) on exit
+#   check NAME CMD...   run CMD, print ok/FAIL, count failures
+#   get JSON KEY        a top-level field of a JSON object
+#   finish              print the count and exit non-zero on any failure
+py=/usr/bin/python3
+tmp=$(mktemp -d)
+trap 'pkill -9 -f "state $tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+failures=0
+check() {
+  local name=$1
+  shift
+  if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
+}
+get() { $py -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
+finish() {
+  echo "$failures failure(s)"
+  test "$failures" -eq 0
+}
