@@ -172,6 +172,8 @@ struct ring_run {
       const double w = eng.weights_[chunk(-static_cast<int>(t))];
       std::memcpy(out.extend(sizeof w), &w, sizeof w);
     }
+    if (opt.codec == kernels::codec_kind::none && !ef)  // the segment itself is the payload: no copy
+      return io.send(right(), out.bytes(), std::as_bytes(std::span<const float>(x)));
     auto payload = encode(x);
     if (ef) keep_error(x, payload, 1.0, false);
     return io.send(right(), out.bytes());
@@ -182,6 +184,8 @@ struct ring_run {
   status send_owned(std::size_t m, std::size_t j) {
     auto x = segment(chunk(1), j);
     out.start(want(m));
+    if (opt.codec == kernels::codec_kind::none && !ef)
+      return io.send(right(), out.bytes(), std::as_bytes(std::span<const float>(x)));
     auto payload = encode(x);
     if (opt.codec != kernels::codec_kind::none || ef) keep_error(x, payload, total, true);
     return io.send(right(), out.bytes());

@@ -56,6 +56,18 @@ class link {
   virtual status recv(int from, std::vector<std::byte>& out, clock::time_point deadline) = 0;
   /// Payload bytes handed to send() so far (the link's own framing excluded).
   virtual std::uint64_t bytes_sent() const = 0;
+
+  /// Sends the concatenation of `parts` as one message (same contract as
+  /// send). Links that can write from several buffers at once override it so
+  /// that a header and a payload go out without being copied together.
+  virtual status send_parts(int to, std::span<const std::span<const std::byte>> parts) {
+    std::size_t n = 0;
+    for (auto p : parts) n += p.size();
+    std::vector<std::byte> joined;
+    joined.reserve(n);
+    for (auto p : parts) joined.insert(joined.end(), p.begin(), p.end());
+    return send(to, joined);
+  }
 };
 
 }  // namespace hydra::comm

@@ -77,7 +77,6 @@ result<std::pair<std::string, std::uint16_t>> split_address(const std::string& a
 
 struct tcp_link::peer {
   int fd = -1;
-  std::vector<capnp::word> inbuf;  // reused for every incoming chunk
   // Writer thread: sends queued chunks in order.
   std::mutex mu;
   std::condition_variable cv;
@@ -246,46 +245,69 @@ result<std::unique_ptr<tcp_link>> tcp_link::open(int rank, const std::vector<std
   return l;
 }
 
+namespace {
+
+// A data-plane frame is one LinkChunk in Cap'n Proto's stream framing, laid
+// out canonically so it can be written from the caller's buffers and read
+// straight into the receiver's: segment table (1 segment of W words), the
+// root struct pointer, the struct's one pointer (a byte list right after
+// it), the bytes, zero padding to a word. `capnp decode` reads it as any
+// LinkChunk.
+constexpr std::uint64_t chunk_root = std::uint64_t{1} << 48;  // struct at +0: 0 data words, 1 pointer
+
+std::uint64_t chunk_list(std::uint64_t n) { return 1 | (std::uint64_t{2} << 32) | (n << 35); }  // bytes at +0
+
+}  // namespace
+
 status tcp_link::send(int to, std::span<const std::byte> bytes) {
+  const std::span<const std::byte> parts[1] = {bytes};
+  return send_parts(to, parts);
+}
+
+status tcp_link::send_parts(int to, std::span<const std::span<const std::byte>> parts) {
   if (to < 0 || to >= size() || to == rank_) return make_error(errc::invalid_input, "send: bad rank");
   auto& p = *peers_[to];
-  // A LinkChunk whose blob references the caller's bytes (no builder copy),
-  // framed as segment table + segments.
-  capnp::MallocMessageBuilder mb;
-  auto root = mb.initRoot<LinkChunk>();
-  root.adoptData(mb.getOrphanage().referenceExternalData(
-      capnp::Data::Reader(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size())));
-  auto segments = mb.getSegmentsForOutput();
-  std::vector<std::uint32_t> table((segments.size() + 2) & ~std::size_t{1}, 0);
-  table[0] = static_cast<std::uint32_t>(segments.size() - 1);
-  for (std::size_t i = 0; i < segments.size(); ++i) table[i + 1] = static_cast<std::uint32_t>(segments[i].size());
-  std::vector<std::span<const std::uint8_t>> pieces;
-  pieces.emplace_back(reinterpret_cast<const std::uint8_t*>(table.data()), table.size() * 4);
-  for (auto seg : segments)
-    pieces.emplace_back(reinterpret_cast<const std::uint8_t*>(seg.begin()), seg.size() * 8);
+  std::uint64_t n = 0;
+  for (auto part : parts) n += part.size();
+  if (n + 64 > max_chunk_frame) return make_error(errc::invalid_input, "send: message exceeds the frame limit");
+  const std::uint64_t words = 2 + (n + 7) / 8;
+  const std::uint32_t table[2] = {0, static_cast<std::uint32_t>(words)};
+  const std::uint64_t ptrs[2] = {chunk_root, chunk_list(n)};
+  static const std::byte zeros[8] = {};
+  std::vector<iovec> iov;
+  iov.push_back({const_cast<std::uint32_t*>(table), sizeof table});
+  iov.push_back({const_cast<std::uint64_t*>(ptrs), sizeof ptrs});
+  for (auto part : parts)
+    if (!part.empty()) iov.push_back({const_cast<std::byte*>(part.data()), part.size()});
+  if (n % 8) iov.push_back({const_cast<std::byte*>(zeros), 8 - n % 8});
 
   std::lock_guard l(p.mu);
   if (!p.error.empty()) return make_error(errc::unavailable, "send to rank " + std::to_string(to) + ": " + p.error);
-  std::size_t piece = 0, off = 0;
+  std::size_t first = 0;  // first iovec not fully written
   if (p.queue.empty() && !p.writing) {
     // Straight to the kernel while it takes bytes without blocking: in the
     // common case nothing is copied.
-    while (piece < pieces.size()) {
-      const ssize_t k = ::send(p.fd, pieces[piece].data() + off, pieces[piece].size() - off, MSG_NOSIGNAL);
+    while (first < iov.size()) {
+      msghdr mh{};
+      mh.msg_iov = iov.data() + first;
+      mh.msg_iovlen = std::min<std::size_t>(iov.size() - first, 64);
+      ssize_t k = ::sendmsg(p.fd, &mh, MSG_NOSIGNAL);
       if (k < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         p.error = std::strerror(errno);
         return make_error(errc::unavailable, "send to rank " + std::to_string(to) + ": " + p.error);
       }
-      off += static_cast<std::size_t>(k);
-      if (off == pieces[piece].size()) {
-        ++piece;
-        off = 0;
+      while (k > 0 && first < iov.size()) {
+        const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(k), iov[first].iov_len);
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + take;
+        iov[first].iov_len -= take;
+        k -= static_cast<ssize_t>(take);
+        if (iov[first].iov_len == 0) ++first;
       }
     }
   }
-  if (piece < pieces.size()) {
+  if (first < iov.size()) {
     // The rest goes to the writer thread, copied once.
     std::vector<std::byte> tail;
     if (!p.spare.empty()) {
@@ -293,14 +315,14 @@ status tcp_link::send(int to, std::span<const std::byte> bytes) {
       p.spare.pop_back();
     }
     tail.clear();
-    for (; piece < pieces.size(); ++piece, off = 0) {
-      auto b = reinterpret_cast<const std::byte*>(pieces[piece].data());
-      tail.insert(tail.end(), b + off, b + pieces[piece].size());
+    for (std::size_t i = first; i < iov.size(); ++i) {
+      auto b = static_cast<const std::byte*>(iov[i].iov_base);
+      tail.insert(tail.end(), b, b + iov[i].iov_len);
     }
     p.queue.push_back(std::move(tail));
     p.cv.notify_one();
   }
-  bytes_sent_ += bytes.size();
+  bytes_sent_ += n;
   return {};
 }
 
@@ -330,57 +352,24 @@ status tcp_link::recv(int from, std::vector<std::byte>& out, clock::time_point d
   if (from < 0 || from >= size() || from == rank_) return make_error(errc::invalid_input, "recv: bad rank");
   auto& p = *peers_[from];
   const std::string who = "recv from rank " + std::to_string(from) + ": ";
-  // The segment table, checked before anything is allocated for the body.
-  std::uint32_t head[2];
-  if (auto st = read_exact(p.fd, head, sizeof head, deadline); !st) return make_error(st.err().code, who + st.err().message);
-  const std::uint32_t segs = head[0] + 1;
-  if (segs > wire::max_segments) return make_error(errc::invalid_input, who + "too many segments");
-  std::vector<std::uint32_t> sizes{head[1]};
-  if (segs > 1) {
-    std::vector<std::uint32_t> rest(((segs + 2) & ~1u) - 2);
-    if (auto st = read_exact(p.fd, rest.data(), rest.size() * 4, deadline); !st)
-      return make_error(st.err().code, who + st.err().message);
-    sizes.insert(sizes.end(), rest.begin(), rest.begin() + (segs - 1));
-  }
-  std::size_t words = 0;
-  for (auto w : sizes) words += w;
-  if (words * 8 > max_chunk_frame) return make_error(errc::invalid_input, who + "chunk exceeds the frame limit");
-  // Segment 0 (the small root) into our buffer; the later segments — the
-  // blob, as the sender lays it out — straight into `out`.
-  const std::size_t rest = words - sizes[0];
-  if (p.inbuf.size() < sizes[0]) p.inbuf.resize(sizes[0]);
-  out.resize(rest * 8);
-  if (auto st = read_exact(p.fd, p.inbuf.data(), sizes[0] * 8, deadline); !st)
-    return make_error(st.err().code, who + st.err().message);
-  if (auto st = read_exact(p.fd, out.data(), rest * 8, deadline); !st)
-    return make_error(st.err().code, who + st.err().message);
-  try {
-    std::vector<kj::ArrayPtr<const capnp::word>> segments;
-    segments.emplace_back(p.inbuf.data(), sizes[0]);
-    std::size_t off = 0;
-    for (std::size_t i = 1; i < sizes.size(); ++i) {
-      segments.emplace_back(reinterpret_cast<const capnp::word*>(out.data()) + off, sizes[i]);
-      off += sizes[i];
-    }
-    capnp::ReaderOptions opts;
-    opts.traversalLimitInWords = 4 * words + 1024;
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments.data(), segments.size()), opts);
-    auto d = reader.getRoot<LinkChunk>().getData();
-    const auto* begin = reinterpret_cast<const std::byte*>(d.begin());
-    if (d.size() == 0) {
-      out.clear();
-    } else if (begin >= out.data() && begin + d.size() <= out.data() + out.size()) {
-      if (begin != out.data()) std::memmove(out.data(), begin, d.size());
-      out.resize(d.size());
-    } else {
-      std::vector<std::byte> copy(begin, begin + d.size());  // blob inside segment 0
-      out.swap(copy);
-    }
-    return {};
-  } catch (const kj::Exception& e) {
-    return make_error(errc::invalid_input,
-                      "recv from rank " + std::to_string(from) + ": bad chunk: " + e.getDescription().cStr());
-  }
+  auto fail = [&](const error& e) { return make_error(e.code, who + e.message); };
+  // Segment table and the two pointers, checked before anything is
+  // allocated for the body: only the canonical layout `send` writes is taken.
+  std::uint32_t table[2];
+  std::uint64_t ptrs[2];
+  if (auto st = read_exact(p.fd, table, sizeof table, deadline); !st) return fail(st.err());
+  if (table[0] != 0) return make_error(errc::invalid_input, who + "chunk is not a single segment");
+  if (auto st = read_exact(p.fd, ptrs, sizeof ptrs, deadline); !st) return fail(st.err());
+  const std::uint64_t n = ptrs[1] >> 35;
+  if (ptrs[0] != chunk_root || ptrs[1] != chunk_list(n) || table[1] != 2 + (n + 7) / 8)
+    return make_error(errc::invalid_input, who + "chunk is not in canonical layout");
+  if (n + 64 > max_chunk_frame) return make_error(errc::invalid_input, who + "chunk exceeds the frame limit");
+  out.resize(n);
+  if (auto st = read_exact(p.fd, out.data(), n, deadline); !st) return fail(st.err());
+  std::uint8_t pad[8];
+  if (n % 8)
+    if (auto st = read_exact(p.fd, pad, 8 - n % 8, deadline); !st) return fail(st.err());
+  return {};
 }
 
 }  // namespace hydra::comm

@@ -2,9 +2,10 @@
 /// The `p2p` link: ranks of one collective group talk over TCP, one
 /// connection per pair (full mesh). Each connection opens with a signed
 /// `LinkHello` (wire::seal: the peer proves its key and states its group and
-/// rank); after that every message is a `LinkChunk` Cap'n Proto frame whose
-/// blob is written straight from the caller's buffer (no copy into a
-/// builder). Sends go through one writer thread per peer so that a ring,
+/// rank); after that every message is a `LinkChunk` Cap'n Proto frame in a
+/// canonical single-segment layout, written with one sendmsg straight from
+/// the caller's buffers and read straight into the receiver's (no copies in
+/// user space when the socket keeps up). Sends go through one writer thread per peer so that a ring,
 /// where everyone sends and receives at once, can never deadlock on full
 /// socket buffers. Every wait has a deadline.
 
@@ -31,6 +32,7 @@ class tcp_link final : public link {
   int rank() const override { return rank_; }
   int size() const override { return static_cast<int>(peers_.size()); }
   status send(int to, std::span<const std::byte> bytes) override;
+  status send_parts(int to, std::span<const std::span<const std::byte>> parts) override;
   status recv(int from, std::vector<std::byte>& out, clock::time_point deadline) override;
   std::uint64_t bytes_sent() const override { return bytes_sent_; }
 

@@ -16,6 +16,13 @@ status ring_io::send(int to, std::span<const std::byte> bytes) {
   return {};
 }
 
+status ring_io::send(int to, std::span<const std::byte> head, std::span<const std::byte> body) {
+  const std::span<const std::byte> parts[2] = {head, body};
+  if (auto st = l_.send_parts(to, parts); !st) return fail(to, st.err().code, st.err().message);
+  bytes_sent_ += head.size() + body.size();
+  return {};
+}
+
 result<header> ring_io::recv(int from, std::vector<std::byte>& buf, const header& want) {
   if (auto st = l_.recv(from, buf, env_.now() + timeout_); !st)
     return fail(from, st.err().code, "waiting for rank " + std::to_string(from) + ": " + st.err().message);

@@ -82,6 +82,9 @@ class ring_io {
       : l_(l), env_(e), timeout_(timeout), what_(what), downstream_(downstream) {}
 
   status send(int to, std::span<const std::byte> bytes);
+  /// A message made of a header part and a payload part, sent without
+  /// joining them.
+  status send(int to, std::span<const std::byte> head, std::span<const std::byte> body);
   /// Receives the next message from `from` into `buf` and checks it against
   /// `want` (all fields but nweights). An abort from upstream, a link error
   /// or a header that does not match ends the collective: the error is
