@@ -121,7 +121,18 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
       if (pids[i] > 0) return true;
     return false;
   };
+  progress_bar bar(e, "train", 1000, !o.json);
   while (!g_stop && alive()) {
+    {
+      std::ifstream f(base + "/node-0/progress");
+      double step = 0, total = 0, loss = 0, sps = 0, peers = 0;
+      if (f >> step >> total >> loss >> sps >> peers && total > 0) {
+        char status[160];
+        std::snprintf(status, sizeof status, "round %.0f/%.0f  loss %.4f  %.0f samples/s  %.0f peers", step, total,
+                      loss, sps, peers);
+        bar.update(static_cast<std::size_t>(1000 * step / total), status);
+      }
+    }
     for (std::size_t i = 0; i < pids.size(); ++i) {
       int status = 0;
       if (pids[i] <= 0 || waitpid(pids[i], &status, WNOHANG) != pids[i]) continue;
@@ -156,6 +167,7 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  bar.finish("done");
   std::erase(pids, -1);
   if (g_stop || failed) {
     cleanup();

@@ -107,13 +107,21 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   spdlog::info("waiting for {} trainers ({} mode, codec {})", o.world, o.job.mode, o.compress);
   actors::dist_train_options job = o.job;
   if (job.checkpoint.empty()) job.checkpoint = o.state + "/checkpoint.bin";
-  std::uint64_t last_pct = 101;
+  std::uint64_t last_pct = 101, first_step = ~0ull;
+  const auto t_start = e.now();
   actors::elastic_stats stats;
   auto res = actors::run_dist_training(groups, job, stats, [&](std::uint64_t step, std::uint64_t total, double loss) {
     const std::uint64_t pct = 100 * step / std::max<std::uint64_t>(total, 1);
     if (pct != last_pct) {
       last_pct = pct;
-      write_file_atomic(o.state + "/progress", std::to_string(step) + " " + std::to_string(total));
+      // step, total, loss, samples/s (global), trainers in the group: read by `hydra demo`.
+      const double secs = seconds_between(t_start, e.now());
+      const double sps = secs > 0 ? (step - first_step) * job.batch / secs : 0;
+      if (first_step == ~0ull) first_step = step;
+      char line[160];
+      std::snprintf(line, sizeof line, "%llu %llu %.4f %.0f %zu", (unsigned long long)step,
+                    (unsigned long long)total, loss, first_step == ~0ull ? 0.0 : sps, current.size());
+      write_file_atomic(o.state + "/progress", line);
       if (pct % 10 == 0) spdlog::info("step {}/{} loss {:.4f}", step, total, loss);
     }
   });

@@ -438,7 +438,8 @@ struct mpi_group::state {
   // is let go, and a fresh worker takes over unless too many got stuck.
   bool run(std::function<void()> fn, clock::time_point until, std::shared_ptr<void> job) {
     if (!worker) return false;
-    if (worker->run(std::move(fn), until - e->now())) return true;
+    // At least a moment, so that a zero timeout is not mistaken for a stuck worker.
+    if (worker->run(std::move(fn), std::max<clock::duration>(until - e->now(), milliseconds(10)))) return true;
     bury(std::move(job));
     worker->abandon();
     worker.reset();
