@@ -1,6 +1,6 @@
 # The CAF actors and the transport: where the pure modules meet the network.
 find_package(spdlog CONFIG REQUIRED)
 hydra_add_module(NAME actors
-  SRCS transport.cpp capabilities.cpp roles.cpp node.cpp ctl_client.cpp dist_trainer.cpp
-  DEPS hydra::membership hydra::wire hydra::kernels hydra::comm hydra::data CAF::core spdlog::spdlog nlohmann_json::nlohmann_json
+  SRCS transport.cpp capabilities.cpp roles.cpp node.cpp ctl_client.cpp dist_trainer.cpp collective.cpp
+  DEPS hydra::membership hydra::wire hydra::kernels hydra::comm hydra::data hydra::mpi CAF::core spdlog::spdlog nlohmann_json::nlohmann_json
   TESTS transport.test.cpp roles.test.cpp)

@@ -35,14 +35,6 @@ std::uint64_t fingerprint(std::span<const float> v) {
   return h[0] ^ (h[1] << 1) ^ (h[2] << 2) ^ (h[3] << 3);
 }
 
-/// The weighted all-reduce of one round (a no-op for a group of one).
-result<comm::allreduce_result> ring_or_local(comm::allreduce_engine& eng, comm::link& l, std::span<float> v,
-                                             std::size_t weight, const comm::allreduce_options& opt,
-                                             comm::error_feedback& ef) {
-  if (l.size() == 1) return comm::allreduce_result{0, double(weight)};
-  return eng.run(l, v, static_cast<double>(weight), opt, opt.codec == kernels::codec_kind::topk ? &ef : nullptr);
-}
-
 }  // namespace
 
 namespace {
@@ -147,14 +139,13 @@ status load_checkpoint(const std::string& path, job_state& js) {
 
 /// A new group agrees on the state: every rank announces its step, the
 /// most advanced (lowest rank among equals) broadcasts its state.
-status agree_on_state(comm::link& l, comm::allreduce_engine& eng, job_state& js,
-                      const comm::allreduce_options& opt) {
+status agree_on_state(collective& l, job_state& js) {
   if (l.size() == 1) return {};
   std::uint64_t best = js.step;
   int source = l.rank();
   for (int r = 0; r < l.size(); ++r) {
     std::uint64_t v = js.step;
-    if (auto st = eng.broadcast(l, std::as_writable_bytes(std::span(&v, 1)), r, opt); !st) return st;
+    if (auto st = l.broadcast(std::as_writable_bytes(std::span(&v, 1)), r); !st) return st;
     if (v > best || (v == best && r < source)) {
       best = v;
       source = r;
@@ -162,7 +153,7 @@ status agree_on_state(comm::link& l, comm::allreduce_engine& eng, job_state& js,
   }
   std::vector<std::byte> blob;
   js.save(blob);
-  if (auto st = eng.broadcast(l, blob, source, opt); !st) return st;
+  if (auto st = l.broadcast(blob, source); !st) return st;
   if (source != l.rank()) js.load(blob);
   return {};
 }
@@ -215,13 +206,11 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     }
   }
 
-  comm::allreduce_engine eng;
   comm::allreduce_options copt;
   copt.codec = o.codec;
   // A round's deadline from the bytes it moves: generous for a slow WAN
   // link (2 MB/s) plus a fixed allowance for scheduling.
   copt.timeout = std::chrono::milliseconds(2000 + m.params().size_bytes() / 2000);
-  comm::error_feedback ef;
   data::batcher order(train, o.batch, o.seed);
   const std::size_t steps_per_epoch = order.batches_per_epoch();
   const std::uint64_t total = steps_per_epoch * o.epochs;
@@ -234,11 +223,11 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   std::size_t loss_n = 0;
   int last_size = 0, epoch_loaded = -1;
   const auto t0 = e.now();
-  std::unique_ptr<comm::link> link;
+  std::unique_ptr<collective> link;
   while (js.step < total) {
     // (Re)form the group and agree on where the job stands.
     link.reset();
-    auto formed = groups.form();
+    auto formed = groups.form(copt);
     if (!formed) return formed.err();
     link = std::move(*formed);
     ++stats.groups;
@@ -246,7 +235,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     if (last_size && link->size() < last_size) ++stats.lost;
     last_size = link->size();
     const std::uint64_t before = js.step;
-    if (auto st = agree_on_state(*link, eng, js, copt); !st) {
+    if (auto st = agree_on_state(*link, js); !st) {
       ++stats.failed_rounds;
       continue;
     }
@@ -284,12 +273,12 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       since_sync += mine;
       std::uint64_t next = js.step + 1;
       if (!local) {
-        auto res = ring_or_local(eng, *link, m.grads(), mine, copt, ef);
+        auto res = link->allreduce(m.grads(), mine);
         if (!res) {
           ++stats.failed_rounds;
           break;  // a peer failed: re-form with the survivors, redo this step
         }
-        out.bytes_sent += res->bytes_sent;
+        out.bytes_sent += *res;
         opt.step(m.params(), m.grads());
         js.step = next;
       } else {
@@ -299,13 +288,13 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
           continue;
         }
         for (std::size_t i = 0; i < delta.size(); ++i) delta[i] = anchor[i] - m.params()[i];
-        auto res = ring_or_local(eng, *link, delta, since_sync, copt, ef);
+        auto res = link->allreduce(delta, static_cast<double>(since_sync));
         if (!res) {
           ++stats.failed_rounds;
           js.step = next - ((next - 1) % o.local_steps) - 1;  // back to the last sync point
           break;
         }
-        out.bytes_sent += res->bytes_sent;
+        out.bytes_sent += *res;
         outer->step(anchor, delta);
         std::copy(anchor.begin(), anchor.end(), m.params().begin());
         since_sync = 0;
@@ -318,7 +307,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       if (rank == 0 && groups.changed && groups.changed()) msg[1] = 1;
       const std::uint64_t mine_fp = msg[0];
       if (n > 1) {
-        if (auto st = eng.broadcast(*link, std::as_writable_bytes(std::span(msg)), 0, copt); !st) {
+        if (auto st = link->broadcast(std::as_writable_bytes(std::span(msg)), 0); !st) {
           ++stats.failed_rounds;
           break;
         }
@@ -354,33 +343,13 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   return out;
 }
 
-namespace {
-
-/// Wraps a caller-owned link as a one-time group.
-class borrowed_link final : public comm::link {
- public:
-  explicit borrowed_link(comm::link& l) : l_(l) {}
-  int rank() const override { return l_.rank(); }
-  int size() const override { return l_.size(); }
-  status send(int to, std::span<const std::byte> b) override { return l_.send(to, b); }
-  status recv(int from, std::vector<std::byte>& out, comm::clock::time_point d) override {
-    return l_.recv(from, out, d);
-  }
-  std::uint64_t bytes_sent() const override { return l_.bytes_sent(); }
-
- private:
-  comm::link& l_;
-};
-
-}  // namespace
-
 result<dist_train_result> run_dist_training(comm::link& l, const dist_train_options& o, round_callback cb) {
   bool used = false;
   group_source g;
-  g.form = [&]() -> result<std::unique_ptr<comm::link>> {
+  g.form = [&](const comm::allreduce_options& opt) -> result<std::unique_ptr<collective>> {
     if (used) return make_error(errc::unavailable, "the fixed group failed");
     used = true;
-    return std::unique_ptr<comm::link>(new borrowed_link(l));
+    return make_p2p_collective(l, opt);
   };
   elastic_stats stats;
   return run_dist_training(g, o, stats, std::move(cb));

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/collective.hpp"
 #include "comm/link.hpp"
 #include "common/result.hpp"
 #include "kernels/codec.hpp"
@@ -59,8 +60,9 @@ struct dist_train_result {
 using round_callback = std::function<void(std::uint64_t, std::uint64_t, double)>;
 
 struct group_source {
-  /// Forms a group from the live trainers (blocking, with its own deadline).
-  std::function<result<std::unique_ptr<comm::link>>()> form;
+  /// Forms a group from the live trainers (blocking, with its own deadline);
+  /// `opt` carries the job's codec and the round deadline.
+  std::function<result<std::unique_ptr<collective>>(const comm::allreduce_options& opt)> form;
   /// Asked on rank 0 between rounds: has the set of live trainers changed?
   std::function<bool()> changed;
 };

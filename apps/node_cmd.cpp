@@ -63,7 +63,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   std::vector<std::pair<std::string, std::string>> current;
   bool first = true;
   actors::group_source groups;
-  groups.form = [&]() -> result<std::unique_ptr<comm::link>> {
+  groups.form = [&](const comm::allreduce_options& copt) -> result<std::unique_ptr<actors::collective>> {
     const auto t0 = e.now();
     while (seconds_between(t0, e.now()) < 120) {
       auto members = live_trainers();
@@ -85,7 +85,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
           current = members;
           first = false;
           spdlog::info("training as rank {} of {}", rank, members.size());
-          return std::unique_ptr<comm::link>(std::move(*link));
+          return actors::make_p2p_collective(std::move(*link), copt);
         }
         spdlog::info("forming a group of {} failed ({}); retrying", members.size(), link.err().message);
       }

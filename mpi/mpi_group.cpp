@@ -51,7 +51,7 @@ error mpi_error(const std::string& what, int rc) {
 }
 
 // Back-off for polling: spin a little (MPI_Test drives progress; small
-// messages finish in microseconds), then sleep 10 us doubling to 200 us so
+// messages finish in microseconds), then sleep 10 us doubling to 50 us so
 // that oversubscribed ranks (4 on 2 cores) leave each other the CPU.
 class backoff {
  public:
@@ -62,7 +62,7 @@ class backoff {
       return;
     }
     e_.sleep_for(sleep_);
-    sleep_ = std::min(sleep_ * 2, std::chrono::microseconds(200));
+    sleep_ = std::min(sleep_ * 2, std::chrono::microseconds(50));
   }
 
  private:
