@@ -16,6 +16,7 @@
 #include "actors/dist_trainer.hpp"
 #include "comm/tcp_link.hpp"
 #include "kernels/codec.hpp"
+#include "mpi/mpi_group.hpp"
 #include "actors/ctl_client.hpp"
 #include "actors/node.hpp"
 #include "actors/transport.hpp"
@@ -31,6 +32,7 @@ struct node_options {
   double cpu_limit = 100;
   double gossip_interval = 0.25;
   bool train = false;  ///< take part in a training job, then exit
+  std::string backend = "p2p";  ///< p2p: TCP between peers; mpi: under mpirun
   int world = 1;       ///< train once this many trainers are alive
   std::string compress = "none";
   actors::dist_train_options job;
@@ -165,7 +167,71 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   std::rename(tmp.c_str(), path.c_str());
 }
 
+/// `--backend mpi`: this process is one rank of an mpirun job. The group is
+/// MPI_COMM_WORLD; a rank that dies is detected by the deadline, the
+/// survivors agree on who is left (mpi_group's probe) and shrink the
+/// communicator, and the job goes on. Nobody joins an MPI job (machines that
+/// join use p2p). State and results go to STATE/rank-R.
+int run_mpi_trainer(const node_options& o) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("hydra"));
+  spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
+  spdlog::flush_on(spdlog::level::info);
+  if (!o.train) return fail("node", "--backend mpi needs --train (the mpi backend only trains)");
+  auto g = mpi::mpi_group::init(nullptr, nullptr);
+  if (!g) return fail("node", g.err().message);
+  mpi::mpi_group& group = **g;
+  const std::string dir = o.state + "/rank-" + std::to_string(group.world_rank());
+  std::filesystem::create_directories(dir);
+  write_file_atomic(dir + "/pid", std::to_string(getpid()));
+  actors::dist_train_options job = o.job;
+  job.codec = *kernels::parse_codec(o.compress);
+  if (job.checkpoint.empty()) job.checkpoint = dir + "/checkpoint.bin";
+  std::size_t formed = 0;
+  actors::group_source groups;
+  groups.form = [&](const comm::allreduce_options& copt) -> result<std::unique_ptr<actors::collective>> {
+    if (formed++ > 0 && !group.healthy()) {
+      const auto survivors = group.last_view().survivors;
+      if (survivors.empty()) return make_error(errc::unavailable, "no survivor view to shrink to");
+      if (auto st = group.shrink(survivors, std::chrono::seconds(10)); !st) return st.err();
+      spdlog::info("communicator shrunk to {} ranks", group.size());
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(copt.timeout);
+    return actors::make_mpi_collective(group, ms);
+  };
+  groups.changed = [] { return false; };
+  actors::elastic_stats stats;
+  std::uint64_t last_pct = 101;
+  auto res = actors::run_dist_training(groups, job, stats, [&](std::uint64_t step, std::uint64_t total, double loss) {
+    const std::uint64_t pct = 100 * step / std::max<std::uint64_t>(total, 1);
+    if (pct == last_pct) return;
+    last_pct = pct;
+    write_file_atomic(dir + "/progress", std::to_string(step) + " " + std::to_string(total) + " " +
+                                             std::to_string(loss) + " 0 " + std::to_string(group.size()));
+    if (pct % 10 == 0) spdlog::info("rank {}: step {}/{} loss {:.4f}", group.world_rank(), step, total, loss);
+  });
+  int rc = 0;
+  if (!res) {
+    spdlog::error("training failed: {}", res.err().message);
+    rc = 1;
+  } else {
+    nlohmann::json j = {{"world", group.size()},           {"mode", o.job.mode},
+                        {"compress", o.compress},          {"backend", "mpi"},
+                        {"test_accuracy", res->test_accuracy}, {"final_loss", res->final_loss},
+                        {"rounds", res->rounds},           {"samples", res->samples},
+                        {"bytes_sent", res->bytes_sent},   {"seconds", res->seconds},
+                        {"groups", stats.groups},          {"failed_rounds", stats.failed_rounds},
+                        {"peers_joined", stats.joined},    {"peers_lost", stats.lost},
+                        {"restarts", stats.restarts},      {"resumed_from_step", stats.resumed_from},
+                        {"weights_hash", res->weights_hash}};
+    write_file_atomic(dir + "/result.json", j.dump());
+    spdlog::info("rank {} done: test accuracy {:.4f}", group.world_rank(), res->test_accuracy);
+  }
+  if (!group.finalize(std::chrono::seconds(5))) std::_Exit(rc);  // MPI is stuck after a failure
+  return rc;
+}
+
 int run_node(const node_options& o) {
+  if (o.backend == "mpi") return run_mpi_trainer(o);
   auto addr = actors::parse_address(o.listen);
   if (!addr) return fail("node", addr.err().message);
   for (auto& j : o.join)
@@ -286,6 +352,8 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   auto& j = o->job;
   cmd->add_flag("--train", o->train, "Train (with --world trainers) and exit when the job is done");
+  cmd->add_option("--backend", o->backend, "p2p (TCP between peers) or mpi (this process is an mpirun rank)")
+      ->check(CLI::IsMember({"p2p", "mpi"}));
   cmd->add_option("--world", o->world, "Trainers the job waits for")->check(CLI::Range(1, 1024));
   cmd->add_option("--model", j.model, "Model")->check(CLI::IsMember({"mlp", "cnn"}));
   cmd->add_option("--epochs", j.epochs, "Epochs")->check(CLI::Range(1, 10000));

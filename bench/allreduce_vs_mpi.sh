@@ -61,8 +61,9 @@ for n in $ranks; do
   # the same JSON lines with "impl":"p2p" (btl: the transport, e.g. "tcp").
   if [[ -x $p2p_bench ]]; then
     echo "running p2p: $n ranks" >&2
+    # A failed p2p run only loses its column: the MPI reference still prints.
     timeout 600 "$p2p_bench" --ranks "$n" --max-bytes "$max_bytes" | grep '^{' >>"$results" \
-      || die "p2p run ($n ranks) failed"
+      || echo "allreduce_vs_mpi.sh: warning: p2p run ($n ranks) failed; its column stays empty" >&2
   fi
   # ---- end P2P HOOK --------------------------------------------------------
 done
