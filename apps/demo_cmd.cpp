@@ -226,6 +226,113 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
   return agree ? 0 : 1;
 }
 
+/// `--backend mpi`: the nodes are the ranks of one mpirun job on loopback.
+int run_mpi_demo(const demo_options& o, const std::string& base) {
+  std::vector<std::string> args = {"mpirun", "--allow-run-as-root", "--oversubscribe", "--enable-recovery", "-np",
+                                   std::to_string(o.nodes), "--mca", "pml", "ob1", "--mca", "btl", "tcp,self",
+                                   "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+                                   self_exe(), "node", "--backend", "mpi", "--state", base};
+  for (std::size_t i = 0; i < o.train.size(); ++i) {
+    if (o.train[i] == "--world") {
+      ++i;  // the world is mpirun's -np
+      continue;
+    }
+    args.push_back(o.train[i]);
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
+    const int log = ::open((base + "/mpirun.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log >= 0) {
+      dup2(log, STDOUT_FILENO);
+      dup2(log, STDERR_FILENO);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execvp("mpirun", argv.data());
+    _exit(127);
+  }
+  env& e = default_env();
+  const auto t0 = e.now();
+  progress_bar bar(e, "train", 1000, !o.json);
+  bool killed = false;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (g_stop) {
+      kill(pid, SIGTERM);
+      waitpid(pid, &status, 0);
+      return 1;
+    }
+    std::ifstream f(base + "/rank-0/progress");
+    double step = 0, total = 0, loss = 0, sps = 0, ranks = 0;
+    if (f >> step >> total >> loss >> sps >> ranks && total > 0) {
+      char line[160];
+      std::snprintf(line, sizeof line, "round %.0f/%.0f  loss %.4f  %.0f ranks", step, total, loss, ranks);
+      bar.update(static_cast<std::size_t>(1000 * step / total), line);
+      if (o.churn && !killed && step / total >= 0.3 && o.nodes >= 2) {
+        std::ifstream pf(base + "/rank-1/pid");
+        pid_t victim = 0;
+        if (pf >> victim && victim > 0) {
+          kill(victim, SIGKILL);
+          killed = true;
+          if (!o.json) std::fprintf(stderr, "churn: kill -9 rank 1 at %.0f%%\n", 100 * step / total);
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  bar.finish("done");
+  // mpirun's exit status hides rank failures: trust the ranks' result files.
+  nlohmann::json r0;
+  std::uint64_t bytes = 0, finished = 0, restarts = 0;
+  bool agree = true;
+  for (int r = 0; r < o.nodes; ++r) {
+    std::ifstream f(base + "/rank-" + std::to_string(r) + "/result.json");
+    if (!f) continue;
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) continue;
+    if (r0.is_null()) r0 = j;
+    ++finished;
+    bytes += j["bytes_sent"].get<std::uint64_t>();
+    restarts = std::max(restarts, j["restarts"].get<std::uint64_t>());
+    agree &= j["weights_hash"] == r0["weights_hash"];
+  }
+  if (!finished) {
+    std::fprintf(stderr, "hydra demo: no rank finished (see %s/mpirun.log)\n", base.c_str());
+    return 1;
+  }
+  const double samples = r0["samples"].get<double>();
+  nlohmann::json j = {{"nodes", o.nodes},
+                      {"backend", "mpi"},
+                      {"ranks_finished", finished},
+                      {"mode", r0["mode"]},
+                      {"compress", r0["compress"]},
+                      {"test_accuracy", r0["test_accuracy"]},
+                      {"final_loss", r0["final_loss"]},
+                      {"rounds", r0["rounds"]},
+                      {"samples", r0["samples"]},
+                      {"bytes_sent", bytes},
+                      {"bytes_per_sample", bytes / std::max(samples, 1.0)},
+                      {"seconds", seconds_between(t0, e.now())},
+                      {"weights_hash", r0["weights_hash"]},
+                      {"replicas_agree", agree},
+                      {"restarts", restarts},
+                      {"failed_rounds", r0["failed_rounds"]},
+                      {"peers_lost", r0["peers_lost"]},
+                      {"peers_joined", 0}};
+  if (o.json)
+    std::printf("%s\n", j.dump().c_str());
+  else
+    std::printf("%llu of %d MPI ranks finished: test accuracy %.2f%%, %llu rounds, replicas %s\n",
+                (unsigned long long)finished, o.nodes, 100 * r0["test_accuracy"].get<double>(),
+                (unsigned long long)r0["rounds"].get<std::uint64_t>(), agree ? "agree" : "DISAGREE");
+  return agree ? 0 : 1;
+}
+
 int run_demo(const demo_options& o) {
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
@@ -240,6 +347,11 @@ int run_demo(const demo_options& o) {
     base = tmpl;
   }
   fs::create_directories(base);
+  if (o.backend == "mpi" && !o.no_train) {
+    const int rc = run_mpi_demo(o, base);
+    if (temp) fs::remove_all(base);
+    return rc;
+  }
   const std::string exe = self_exe();
   std::vector<pid_t> pids;
   std::vector<std::string> addrs;
@@ -368,7 +480,8 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
       (*train)[flag] = v;
     }, help);
   }
-  cmd->add_option("--backend", o->backend, "p2p (TCP between the nodes)")->check(CLI::IsMember({"p2p"}));
+  cmd->add_option("--backend", o->backend, "p2p (TCP between the nodes) or mpi (the nodes are mpirun ranks)")
+      ->check(CLI::IsMember({"p2p", "mpi"}));
   cmd->parse_complete_callback([o, train] {
     o->train = {"--train", "--world", std::to_string(o->nodes), "--threads", "1"};
     for (auto& [k, v] : *train) {
