@@ -208,9 +208,6 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
 
   comm::allreduce_options copt;
   copt.codec = o.codec;
-  // A round's deadline from the bytes it moves: generous for a slow WAN
-  // link (2 MB/s) plus a fixed allowance for scheduling.
-  copt.timeout = std::chrono::milliseconds(2000 + m.params().size_bytes() / 2000);
   data::batcher order(train, o.batch, o.seed);
   const std::size_t steps_per_epoch = order.batches_per_epoch();
   const std::uint64_t total = steps_per_epoch * o.epochs;
@@ -227,6 +224,12 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   while (js.step < total) {
     // (Re)form the group and agree on where the job stands.
     link.reset();
+    // The round deadline: a fixed allowance for the ranks' compute skew and
+    // scheduling, plus ten times the transfer time on the slowest link the
+    // node layer has measured (2 MB/s assumed when nothing is measured yet).
+    const double bw = groups.bandwidth ? groups.bandwidth() : 0.0;
+    const double transfer = double(m.params().size_bytes()) / (bw > 0 ? bw : 2e6);
+    copt.timeout = std::chrono::milliseconds(2000 + static_cast<long>(1000 * (bw > 0 ? 10 * transfer : transfer)));
     auto formed = groups.form(copt);
     if (!formed) return formed.err();
     link = std::move(*formed);

@@ -65,6 +65,9 @@ struct group_source {
   std::function<result<std::unique_ptr<collective>>(const comm::allreduce_options& opt)> form;
   /// Asked on rank 0 between rounds: has the set of live trainers changed?
   std::function<bool()> changed;
+  /// Bytes per second of the slowest measured link among the live trainers
+  /// (0 = unknown); asked before each group forms to size the round deadline.
+  std::function<double()> bandwidth;
 };
 
 struct elastic_stats {

@@ -86,7 +86,8 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
             spdlog::info("group re-formed: {} trainers (was {})", members.size(), current.size());
           current = members;
           first = false;
-          spdlog::info("training as rank {} of {}", rank, members.size());
+          spdlog::info("training as rank {} of {} (round deadline {} ms)", rank, members.size(),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(copt.timeout).count());
           return actors::make_p2p_collective(std::move(*link), copt);
         }
         spdlog::info("forming a group of {} failed ({}); retrying", members.size(), link.err().message);
@@ -94,6 +95,22 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     return make_error(errc::deadline, "no training group could be formed in 120 s");
+  };
+  groups.bandwidth = [&] {
+    // The slowest link this node has measured to a live trainer.
+    double slowest = 0;
+    std::string view;
+    self->request(node, std::chrono::seconds(5), actors::peers_atom::value)
+        .receive([&](const std::string& v) { view = v; }, [&](caf::error&) {});
+    if (view.empty()) return 0.0;
+    const auto j = nlohmann::json::parse(view);
+    for (auto& p : j["peers"])
+      if (!p["self"].get<bool>() && p["state"] == "alive" && !p["data_address"].get<std::string>().empty() &&
+          p.contains("bandwidth_mbps") && !p["bandwidth_mbps"].is_null()) {
+        const double bps = p["bandwidth_mbps"].get<double>() * 1e6 / 8;
+        if (slowest == 0 || bps < slowest) slowest = bps;
+      }
+    return slowest;
   };
   auto last_check = e.now();
   groups.changed = [&] {
