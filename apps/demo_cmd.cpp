@@ -453,7 +453,7 @@ int run_demo(const demo_options& o) {
 
 CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<demo_options>();
-  auto* cmd = app.add_subcommand("demo", "Start N local node processes that find each other, and show them");
+  auto* cmd = app.add_subcommand("demo", "Start N local node processes that find each other and train one model together");
   cmd->add_option("--nodes", o->nodes, "Number of node processes")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_option("--state", o->state, "Keep node i's state in DIR/node-i (default: a temporary folder)");
   cmd->add_option("--duration", o->duration, "Stop after this many seconds (default: run until Ctrl-C)");

@@ -2,7 +2,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/ledger_cmd.hpp"
 #include "apps/node_cmd.hpp"
+#include "apps/sim_cmd.hpp"
 #include "apps/train.hpp"
 
 int main(int argc, char** argv) {
@@ -16,6 +18,8 @@ int main(int argc, char** argv) {
   hydra::apps::add_node_command(app, exit_code);
   hydra::apps::add_ctl_command(app, exit_code);
   hydra::apps::add_demo_command(app, exit_code);
+  hydra::apps::add_ledger_command(app, exit_code);
+  hydra::apps::add_sim_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
