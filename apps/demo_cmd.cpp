@@ -47,33 +47,38 @@ std::string self_exe() {
   return ec ? std::string("hydra") : p.string();
 }
 
+/// Starts `args` (args[0] looked up on PATH) with stdout and stderr appended
+/// to `log`; the child dies with the demo even if the demo is killed -9.
+pid_t spawn(std::vector<std::string> args, const std::string& log) {
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(1);
+  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execvp(argv[0], argv.data());
+  _exit(127);
+}
+
 pid_t start_node(const std::string& exe, const std::string& dir, const std::string& join,
                  const std::vector<std::string>& extra) {
   fs::create_directories(dir);
   std::error_code ec;
   fs::remove(dir + "/address", ec);  // a killed run's address is stale
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  // Child: die with the demo even if it is killed -9.
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (getppid() != parent) _exit(1);
-  const int log = ::open((dir + "/node.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log >= 0) {
-    dup2(log, STDOUT_FILENO);
-    dup2(log, STDERR_FILENO);
-  }
   std::vector<std::string> args = {exe, "node", "--listen", "127.0.0.1:0", "--state", dir};
   if (!join.empty()) {
     args.push_back("--join");
     args.push_back(join);
   }
   args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  execv(exe.c_str(), argv.data());
-  _exit(127);
+  return spawn(std::move(args), dir + "/node.log");
 }
 
 std::string wait_for_address(const std::string& dir, pid_t pid, double timeout) {
@@ -239,22 +244,7 @@ int run_mpi_demo(const demo_options& o, const std::string& base) {
     }
     args.push_back(o.train[i]);
   }
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    const int log = ::open((base + "/mpirun.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (log >= 0) {
-      dup2(log, STDOUT_FILENO);
-      dup2(log, STDERR_FILENO);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execvp("mpirun", argv.data());
-    _exit(127);
-  }
+  const pid_t pid = spawn(std::move(args), base + "/mpirun.log");
   env& e = default_env();
   const auto t0 = e.now();
   progress_bar bar(e, "train", 1000, !o.json);

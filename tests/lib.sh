@@ -13,6 +13,16 @@ check() {
   if "$@"; then echo "ok   $name"; else echo "FAIL $name"; failures=$((failures + 1)); fi
 }
 get() { $py -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
+# wait_progress FILE FRACTION: until a node's progress file ("step total ...")
+# reaches FRACTION of the job (at most 60 s); sets `p` to the fraction seen.
+wait_progress() {
+  for _ in $(seq 1 1200); do
+    p=$(awk '{ if ($2 > 0) print $1 / $2 }' "$1" 2>/dev/null)
+    [ -n "$p" ] && $py -c "import sys; sys.exit(0 if $p >= $2 else 1)" && return 0
+    sleep 0.05
+  done
+  return 1
+}
 finish() {
   echo "$failures failure(s)"
   test "$failures" -eq 0

@@ -15,11 +15,7 @@ timeout -k 5 150 mpirun --oversubscribe --enable-recovery -np 4 \
   --mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo \
   "$hydra" node --backend mpi --train --state "$tmp/job" --threads 1 --seed 2 >"$tmp/mpirun.log" 2>&1 &
 run=$!
-for _ in $(seq 1 1200); do
-  p=$(awk '{ if ($2 > 0) print $1 / $2 }' "$tmp/job/rank-0/progress" 2>/dev/null)
-  [ -n "$p" ] && $py -c "import sys; sys.exit(0 if $p >= 0.3 else 1)" && break
-  sleep 0.05
-done
+wait_progress "$tmp/job/rank-0/progress" 0.3
 victim=$(cat "$tmp/job/rank-1/pid" 2>/dev/null)
 check "rank 1 is running (pid ${victim:-none})" test -n "$victim"
 kill -9 "$victim" 2>/dev/null

@@ -11,11 +11,7 @@ args=(demo --nodes 3 --epochs 2 --seed 5 --json)
 whole=$(timeout 200 "$hydra" "${args[@]}" 2>/dev/null)
 "$hydra" "${args[@]}" --state "$tmp/job" >/dev/null 2>&1 &
 demo=$!
-for _ in $(seq 1 600); do
-  p=$(awk '{ if ($2 > 0) print $1 / $2 }' "$tmp/job/node-0/progress" 2>/dev/null)
-  [ -n "$p" ] && $py -c "import sys; sys.exit(0 if $p >= 0.5 else 1)" && break
-  sleep 0.05
-done
+wait_progress "$tmp/job/node-0/progress" 0.5
 kill -9 $demo; pkill -9 -f "state $tmp/job"; wait $demo 2>/dev/null
 echo "killed everything at ${p:-?} of the job"
 check "checkpoints were written" test -s "$tmp/job/node-0/checkpoint.bin"
