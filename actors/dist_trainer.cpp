@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "comm/allreduce.hpp"
+#include "common/duty_cycle.hpp"
 #include "common/env.hpp"
 #include "common/hash.hpp"
 #include "data/batcher.hpp"
@@ -196,6 +197,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     delta.resize(anchor.size());
   }
   job_state js{0, &m, &opt, outer.get(), local ? &anchor : nullptr};
+  duty_cycle duty(e, o.cpu_limit);
   if (!o.checkpoint.empty()) {
     if (auto st = load_checkpoint(o.checkpoint, js); st) {
       stats.resumed_from = js.step;
@@ -265,6 +267,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
                     sample * sizeof(float));
         y[i] = train.labels[idx];
       }
+      const auto busy_from = e.now();
       if (mine > 0) {
         auto r = m.compute_gradients(mine, x.data(), y.data());
         if (!std::isfinite(r.loss)) return make_error(errc::invalid_input, "training diverged (try a smaller --lr)");
@@ -274,6 +277,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
         std::fill(m.grads().begin(), m.grads().end(), 0.0f);
       }
       since_sync += mine;
+      duty.pace(seconds_between(busy_from, e.now()));  // --cpu-limit: a polite guest
       std::uint64_t next = js.step + 1;
       if (!local) {
         auto res = link->allreduce(m.grads(), mine);

@@ -46,6 +46,7 @@ struct dist_train_options {
   int local_steps = 8;        ///< H, local mode
   float outer_lr = 0.7f, outer_momentum = 0.9f;
   kernels::codec_kind codec = kernels::codec_kind::none;
+  double cpu_limit = 100;        ///< duty-cycle cap: compute at most this % of the time
   std::string checkpoint;        ///< file to checkpoint to and resume from ("" = none)
   int checkpoint_every = 200;    ///< steps between checkpoints
 };

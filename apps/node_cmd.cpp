@@ -125,6 +125,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   };
   spdlog::info("waiting for {} trainers ({} mode, codec {})", o.world, o.job.mode, o.compress);
   actors::dist_train_options job = o.job;
+  job.cpu_limit = o.cpu_limit;
   if (job.checkpoint.empty()) job.checkpoint = o.state + "/checkpoint.bin";
   std::uint64_t last_pct = 101, first_step = ~0ull;
   const auto t_start = e.now();
@@ -201,6 +202,7 @@ int run_mpi_trainer(const node_options& o) {
   std::filesystem::create_directories(dir);
   write_file_atomic(dir + "/pid", std::to_string(getpid()));
   actors::dist_train_options job = o.job;
+  job.cpu_limit = o.cpu_limit;
   job.codec = *kernels::parse_codec(o.compress);
   if (job.checkpoint.empty()) job.checkpoint = dir + "/checkpoint.bin";
   std::size_t formed = 0;
