@@ -38,6 +38,7 @@ struct demo_options {
   bool no_train = false;          // membership only
   bool churn = false;             // kill -9 node 1 at 30%, fresh node at 50%, node 1 back at 60%
   std::string backend = "p2p";
+  std::vector<double> cpu_limits;  // one per node (the last repeats); empty = 100
   std::vector<std::string> train;  // flags passed to every `hydra node --train`
 };
 
@@ -367,7 +368,12 @@ int run_demo(const demo_options& o) {
   progress_bar bar(default_env(), "start", o.nodes, !o.json);
   for (int i = 0; i < o.nodes && !g_stop; ++i) {
     const std::string dir = base + "/node-" + std::to_string(i);
-    const pid_t pid = start_node(exe, dir, addrs.empty() ? "" : addrs.back(), o.no_train ? std::vector<std::string>{} : o.train);
+    std::vector<std::string> extra = o.no_train ? std::vector<std::string>{} : o.train;
+    if (!o.cpu_limits.empty()) {
+      extra.push_back("--cpu-limit");
+      extra.push_back(std::to_string(o.cpu_limits[std::min<std::size_t>(i, o.cpu_limits.size() - 1)]));
+    }
+    const pid_t pid = start_node(exe, dir, addrs.empty() ? "" : addrs.back(), extra);
     pids.push_back(pid);
     const std::string a = wait_for_address(dir, pid, 30);
     if (a.empty()) {
@@ -449,6 +455,10 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--duration", o->duration, "Stop after this many seconds (default: run until Ctrl-C)");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
   cmd->add_flag("--no-train", o->no_train, "Only start the nodes and show the membership (no training)");
+  cmd->add_option("--cpu-limit", o->cpu_limits,
+                  "Duty-cycle cap per node in percent, comma-separated (e.g. 100,100,50,25; the last value repeats)")
+      ->delimiter(',')
+      ->check(CLI::Range(1.0, 100.0));
   cmd->add_flag("--churn", o->churn,
                 "Fault drill: kill -9 node 1 at 30% of the job, start a fresh node at 50%, restart node 1 at 60%");
   // Training settings, passed to every node (see `hydra node --help`).
