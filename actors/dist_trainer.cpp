@@ -18,6 +18,7 @@
 #include "data/idx.hpp"
 #include "kernels/model.hpp"
 #include "kernels/optimizer.hpp"
+#include "placement/policy.hpp"
 
 namespace hydra::actors {
 namespace {
@@ -198,6 +199,11 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   }
   job_state js{0, &m, &opt, outer.get(), local ? &anchor : nullptr};
   duty_cycle duty(e, o.cpu_limit);
+  auto policy_made = placement::make_policy(o.policy);
+  if (!policy_made) return policy_made.err();
+  placement::policy& sizing = **policy_made;
+  double round_time_sum = 0, comm_time_sum = 0, ideal_sum = 0;
+  std::uint64_t timed_rounds = 0, ideal_samples = 0;
   if (!o.checkpoint.empty()) {
     if (auto st = load_checkpoint(o.checkpoint, js); st) {
       stats.resumed_from = js.step;
@@ -249,6 +255,41 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     const int rank = link->rank(), n = link->size();
     std::size_t since_sync = 0;
     bool reform = false;
+    // Job sizing: every member learns every member's number, then runs the
+    // same policy on the same inputs, so all compute the same plan.
+    auto gather = [&](double mine) -> result<std::vector<double>> {
+      std::vector<double> v(n, 0.0);
+      for (int r = 0; r < n; ++r) {
+        double x = r == rank ? mine : 0.0;
+        if (n > 1)
+          if (auto st = link->broadcast(std::as_writable_bytes(std::span(&x, 1)), r); !st) return st.err();
+        v[r] = r == rank ? mine : x;
+      }
+      return v;
+    };
+    const double per_sample_flops = m.train_flops_per_sample();
+    auto advertised = gather(o.own_gflops > 0 ? o.own_gflops * 1e9 / per_sample_flops : 0.0);
+    if (!advertised) {
+      ++stats.failed_rounds;
+      continue;
+    }
+    std::vector<placement::node_caps> caps(n);
+    for (int r = 0; r < n; ++r)
+      caps[r] = {static_cast<std::uint64_t>(r), (*advertised)[r] > 0 ? (*advertised)[r] : 1.0, 1e9, 0.0,
+                 static_cast<std::size_t>(o.batch), 1.0, false, true};
+    const placement::job pjob{static_cast<std::size_t>(o.batch), 1, double(m.params().size_bytes())};
+    std::vector<std::size_t> share(n, 0);
+    auto replan = [&] {
+      auto p = sizing.make(pjob, caps);
+      if (p) {
+        share = p->samples;
+      } else {
+        for (int r = 0; r < n; ++r) share[r] = o.batch / n + (r < o.batch % n);
+      }
+    };
+    replan();
+    double window_busy = 0, window_comm = 0;
+    std::size_t window_rounds = 0;
     while (js.step < total && !reform) {
       const int epoch = static_cast<int>(js.step / steps_per_epoch);
       const std::size_t s = js.step % steps_per_epoch;
@@ -257,9 +298,13 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
         epoch_loaded = epoch;
       }
       const auto& perm = order.order();
-      // This rank's slice of global batch s.
+      // This rank's slice of global batch s, as the plan sizes it (a short
+      // last batch is cut in the same proportions).
       const std::size_t b0 = s * o.batch, b1 = std::min(perm.size(), b0 + o.batch), len = b1 - b0;
-      const std::size_t lo = b0 + len * rank / n, hi = b0 + len * (rank + 1) / n;
+      std::size_t before = 0;
+      for (int r = 0; r < rank; ++r) before += share[r];
+      const std::size_t lo = b0 + len * before / o.batch, hi = b0 + len * (before + share[rank]) / o.batch;
+      const auto round_from = e.now();
       const int mine = static_cast<int>(hi - lo);
       for (int i = 0; i < mine; ++i) {
         const std::uint32_t idx = perm[lo + i];
@@ -278,6 +323,9 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       }
       since_sync += mine;
       duty.pace(seconds_between(busy_from, e.now()));  // --cpu-limit: a polite guest
+      const double busy = seconds_between(busy_from, e.now());
+      window_busy += busy;
+      const auto comm_from = e.now();
       std::uint64_t next = js.step + 1;
       if (!local) {
         auto res = link->allreduce(m.grads(), mine);
@@ -323,6 +371,35 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
         return make_error(errc::internal, "rank " + std::to_string(rank) + ": weights differ from rank 0 after step " +
                                               std::to_string(js.step));
       reform = msg[1] != 0;
+      const double round = seconds_between(round_from, e.now());
+      round_time_sum += round;
+      window_comm += seconds_between(comm_from, e.now());
+      comm_time_sum += seconds_between(comm_from, e.now());
+      ++timed_rounds;
+      // Every 10 rounds: everyone's measured compute speed, for the adaptive
+      // policy and for the ideal round time (total work / total capacity).
+      if (++window_rounds == 10) {
+        const double mine_speed = window_busy > 0 ? double(share[rank]) * window_rounds / window_busy : 0.0;
+        auto speeds = gather(mine_speed);
+        if (!speeds) {
+          ++stats.failed_rounds;
+          break;
+        }
+        std::vector<double> step_secs(n), transfer(n, window_comm / window_rounds);
+        double capacity = 0;
+        for (int r = 0; r < n; ++r) {
+          capacity += (*speeds)[r];
+          step_secs[r] = (*speeds)[r] > 0 ? double(share[r]) / (*speeds)[r] : 0.0;
+        }
+        if (capacity > 0) {
+          ideal_sum += (double(o.batch) / capacity + window_comm / window_rounds) * window_rounds;
+          ideal_samples += window_rounds;
+        }
+        sizing.observe(step_secs, transfer);
+        if (o.policy == "adaptive") replan();
+        window_busy = window_comm = 0;
+        window_rounds = 0;
+      }
       if (!o.checkpoint.empty() && o.checkpoint_every > 0 &&
           (js.step / o.checkpoint_every != (js.step - 1) / o.checkpoint_every || js.step == total)) {
         if (auto st = save_checkpoint(o.checkpoint, js); !st) spdlog::warn("checkpoint: {}", st.err().message);
@@ -337,6 +414,9 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   }
   out.samples = static_cast<std::uint64_t>(train.size()) * o.epochs;
   out.seconds = seconds_between(t0, e.now());
+  out.mean_round_seconds = timed_rounds ? round_time_sum / timed_rounds : 0.0;
+  out.ideal_round_seconds = ideal_samples ? ideal_sum / ideal_samples : 0.0;
+  (void)comm_time_sum;
   out.final_loss = loss_n ? loss_sum / loss_n : 0.0;
   const auto& test = loaded->test;
   data::batcher tb(test, 1000, 0);

@@ -47,6 +47,8 @@ struct dist_train_options {
   float outer_lr = 0.7f, outer_momentum = 0.9f;
   kernels::codec_kind codec = kernels::codec_kind::none;
   double cpu_limit = 100;        ///< duty-cycle cap: compute at most this % of the time
+  std::string policy = "uniform";  ///< job sizing: uniform, model or adaptive (placement/)
+  double own_gflops = 0;           ///< this node's advertised GFLOP/s (for the model policy)
   std::string checkpoint;        ///< file to checkpoint to and resume from ("" = none)
   int checkpoint_every = 200;    ///< steps between checkpoints
 };
@@ -54,6 +56,8 @@ struct dist_train_options {
 struct dist_train_result {
   double test_accuracy = 0, final_loss = 0, seconds = 0;
   std::uint64_t rounds = 0, samples = 0, bytes_sent = 0;
+  double mean_round_seconds = 0;   ///< wall time per round, this rank
+  double ideal_round_seconds = 0;  ///< global batch / summed measured speed + mean all-reduce time
   std::string weights_hash;
 };
 

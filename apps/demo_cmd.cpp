@@ -215,6 +215,9 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
                       {"replicas_agree", agree},
                       {"restarts", restarts},
                       {"resumed_from_step", r0.value("resumed_from_step", 0)},
+                      {"policy", r0.value("policy", "uniform")},
+                      {"mean_round_seconds", r0.value("mean_round_seconds", 0.0)},
+                      {"ideal_round_seconds", r0.value("ideal_round_seconds", 0.0)},
                       {"failed_rounds", r0["failed_rounds"]},
                       {"groups", r0["groups"]},
                       {"peers_lost", r0["peers_lost"]},
@@ -475,6 +478,7 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
            {"--local-steps", "H, local mode"},
            {"--outer-lr", "Outer learning rate, local mode"},
            {"--compress", "none, fp16, int8 or topk"},
+           {"--policy", "job sizing: uniform, model or adaptive"},
            {"--data", "IDX folder"}}) {
     cmd->add_option_function<std::string>(flag, [train, flag = std::string(flag)](const std::string& v) {
       (*train)[flag] = v;

@@ -44,7 +44,7 @@ void write_file_atomic(const std::string& path, const std::string& text);
 /// the membership view, forms the group (ranks = ids in order), trains, and
 /// writes DIR/result.json. Returns the exit code.
 int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_options& o, const wire::identity& id,
-                int data_fd) {
+                int data_fd, double own_gflops) {
   env& e = default_env();
   caf::scoped_actor self{sys};
   const std::string me = id_hex(id.id);
@@ -126,6 +126,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   spdlog::info("waiting for {} trainers ({} mode, codec {})", o.world, o.job.mode, o.compress);
   actors::dist_train_options job = o.job;
   job.cpu_limit = o.cpu_limit;
+  job.own_gflops = own_gflops;
   if (job.checkpoint.empty()) job.checkpoint = o.state + "/checkpoint.bin";
   std::uint64_t last_pct = 101, first_step = ~0ull;
   const auto t_start = e.now();
@@ -164,6 +165,9 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
                       {"peers_lost", stats.lost},
                       {"restarts", stats.restarts},
                       {"resumed_from_step", stats.resumed_from},
+                      {"policy", job.policy},
+                      {"mean_round_seconds", res->mean_round_seconds},
+                      {"ideal_round_seconds", res->ideal_round_seconds},
                       {"weights_hash", res->weights_hash}};
   write_file_atomic(o.state + "/result.json", j.dump());
   spdlog::info("done: test accuracy {:.4f}, weights {}", res->test_accuracy, res->weights_hash);
@@ -318,7 +322,7 @@ int run_node(const node_options& o) {
     node_options job = o;
     job.job.codec = *kernels::parse_codec(o.compress);
     trainer = std::thread([&, job] {
-      rc = run_trainer(sys, node, job, *id, data_fd);
+      rc = run_trainer(sys, node, job, *id, data_fd, cfg.caps.gflops);
       kill(getpid(), SIGTERM);  // the job is over: stop the node
     });
   }
@@ -386,6 +390,8 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--mode", j.mode, "sync or local")->check(CLI::IsMember({"sync", "local"}));
   cmd->add_option("--local-steps", j.local_steps, "H: local steps between syncs (local mode)")->check(CLI::Range(1, 100000));
   cmd->add_option("--outer-lr", j.outer_lr, "Outer learning rate (local mode)")->check(CLI::PositiveNumber);
+  cmd->add_option("--policy", j.policy, "Job sizing: uniform, model or adaptive")
+      ->check(CLI::IsMember({"uniform", "model", "adaptive"}));
   cmd->add_option("--checkpoint-every", j.checkpoint_every, "Steps between checkpoints (state dir/checkpoint.bin)")
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--compress", o->compress, "none, fp16, int8 or topk")
