@@ -198,7 +198,8 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     delta.resize(anchor.size());
   }
   job_state js{0, &m, &opt, outer.get(), local ? &anchor : nullptr};
-  duty_cycle duty(e, o.cpu_limit);
+  duty_cycle own_duty(e, o.cpu_limit);
+  duty_cycle& duty = o.duty ? *o.duty : own_duty;
   auto policy_made = placement::make_policy(o.policy);
   if (!policy_made) return policy_made.err();
   placement::policy& sizing = **policy_made;
@@ -376,9 +377,9 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       window_comm += seconds_between(comm_from, e.now());
       comm_time_sum += seconds_between(comm_from, e.now());
       ++timed_rounds;
-      // Every 10 rounds: everyone's measured compute speed, for the adaptive
+      // Every 3 rounds: everyone's measured compute speed, for the adaptive
       // policy and for the ideal round time (total work / total capacity).
-      if (++window_rounds == 10) {
+      if (++window_rounds == 3) {
         const double mine_speed = window_busy > 0 ? double(share[rank]) * window_rounds / window_busy : 0.0;
         auto speeds = gather(mine_speed);
         if (!speeds) {

@@ -26,6 +26,7 @@
 
 #include "actors/collective.hpp"
 #include "comm/link.hpp"
+#include "common/duty_cycle.hpp"
 #include "common/result.hpp"
 #include "kernels/codec.hpp"
 
@@ -47,6 +48,7 @@ struct dist_train_options {
   float outer_lr = 0.7f, outer_momentum = 0.9f;
   kernels::codec_kind codec = kernels::codec_kind::none;
   double cpu_limit = 100;        ///< duty-cycle cap: compute at most this % of the time
+  duty_cycle* duty = nullptr;    ///< if set, used instead (so `ctl set cpu-limit` reaches the trainer)
   std::string policy = "uniform";  ///< job sizing: uniform, model or adaptive (placement/)
   double own_gflops = 0;           ///< this node's advertised GFLOP/s (for the model policy)
   std::string checkpoint;        ///< file to checkpoint to and resume from ("" = none)

@@ -411,9 +411,25 @@ void handle_frame(self_ptr self, const inbound& in) {
       std::string json;
       if (cmd == "peers") {
         json = peers_json(st);
+      } else if (cmd == "set" && req.getArgs().size() == 2 && std::string(req.getArgs()[0]) == "cpu-limit") {
+        // Operators steer a running node: the new cap applies from the next step.
+        const std::string text = req.getArgs()[1];
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (end == text.c_str() || *end != 0 || !(v >= 1 && v <= 100)) {
+          ok = false;
+          json = nlohmann::json({{"error", "cpu-limit must be a number from 1 to 100, not '" + text + "'"}}).dump();
+        } else {
+          const double old = st.cfg.caps.cpu_limit > 0 ? st.cfg.caps.cpu_limit : 100.0;
+          if (st.cfg.duty) st.cfg.duty->set(v);
+          st.cfg.caps.gflops *= v / old;  // the advert follows the cap
+          st.cfg.caps.cpu_limit = static_cast<float>(v);
+          spdlog::info("[{}] cpu-limit set to {}%", st.me(), v);
+          json = nlohmann::json({{"cpu_limit", v}}).dump();
+        }
       } else {
         ok = false;
-        json = nlohmann::json({{"error", "unknown command '" + cmd + "' (try: peers)"}}).dump();
+        json = nlohmann::json({{"error", "unknown command '" + cmd + "' (try: peers, set cpu-limit PCT)"}}).dump();
       }
       send_message(st, in.conn, [&](Message::Builder m) {
         auto r = m.initCtlReply();

@@ -12,6 +12,8 @@
 
 #include <caf/all.hpp>
 
+#include <memory>
+
 #include "actors/capabilities.hpp"
 #include "actors/roles.hpp"
 #include "actors/transport.hpp"
@@ -27,6 +29,7 @@ struct node_config {
   std::string state_dir;                ///< snapshot goes to state_dir/node.snapshot
   std::uint64_t incarnation = 1;        ///< grows on each restart
   capabilities caps;
+  std::shared_ptr<duty_cycle> duty;     ///< the node's --cpu-limit, shared with its trainer
   double gossip_interval = 0.25;        ///< seconds between gossip rounds
   std::size_t gossip_fanout = 3;
   std::size_t k = 20;                   ///< Kademlia bucket size

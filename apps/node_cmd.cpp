@@ -300,9 +300,9 @@ int run_node(const node_options& o) {
   cfg.state_dir = o.state;
   cfg.incarnation = *inc;
   cfg.gossip_interval = o.gossip_interval;
-  duty_cycle duty(default_env(), o.cpu_limit);
+  cfg.duty = std::make_shared<duty_cycle>(default_env(), o.cpu_limit);
   cfg.caps.cpu_limit = static_cast<float>(o.cpu_limit);
-  cfg.caps.gflops = actors::measure_gflops(0.3, duty);
+  cfg.caps.gflops = actors::measure_gflops(0.3, *cfg.duty);
   actors::read_os_state(cfg.caps);
 
   caf::actor_system_config sys_cfg;
@@ -321,6 +321,7 @@ int run_node(const node_options& o) {
   if (o.train) {
     node_options job = o;
     job.job.codec = *kernels::parse_codec(o.compress);
+    job.job.duty = cfg.duty.get();
     trainer = std::thread([&, job] {
       rc = run_trainer(sys, node, job, *id, data_fd, cfg.caps.gflops);
       kill(getpid(), SIGTERM);  // the job is over: stop the node
@@ -411,6 +412,19 @@ CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--connect", o->connect, "HOST:PORT of the node")->required();
   cmd->add_option("--timeout", o->timeout, "Seconds to wait for the answer")->capture_default_str();
   cmd->require_subcommand(1);
+  auto setting = std::make_shared<std::pair<std::string, std::string>>();
+  auto* set = cmd->add_subcommand("set", "Steer the node: set cpu-limit PCT");
+  set->add_option("name", setting->first, "Setting (cpu-limit)")->required()->check(CLI::IsMember({"cpu-limit"}));
+  set->add_option("value", setting->second, "New value")->required();
+  set->callback([o, setting, &exit_code] {
+    auto r = actors::ctl_request(o->connect, "set", {setting->first, setting->second}, o->timeout);
+    if (!r) {
+      exit_code = fail("ctl", r.err().message);
+      return;
+    }
+    std::printf("%s\n", r->c_str());
+    exit_code = 0;
+  });
   auto* peers = cmd->add_subcommand("peers", "The node's membership view: id, address, state, capabilities");
   peers->add_flag("--json", o->json, "Print the raw JSON");
   peers->callback([o, &exit_code] {
