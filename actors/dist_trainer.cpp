@@ -203,7 +203,9 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   auto policy_made = placement::make_policy(o.policy);
   if (!policy_made) return policy_made.err();
   placement::policy& sizing = **policy_made;
-  double round_time_sum = 0, comm_time_sum = 0, ideal_sum = 0;
+  double round_time_sum = 0, comm_time_sum = 0, ideal_sum = 0, last_ideal = 0;
+  std::ofstream round_log;
+  if (!o.round_log.empty()) round_log.open(o.round_log, std::ios::app);
   std::uint64_t timed_rounds = 0, ideal_samples = 0;
   if (!o.checkpoint.empty()) {
     if (auto st = load_checkpoint(o.checkpoint, js); st) {
@@ -374,12 +376,14 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       reform = msg[1] != 0;
       const double round = seconds_between(round_from, e.now());
       round_time_sum += round;
+      if (round_log.is_open()) round_log << js.step << ' ' << round << ' ' << last_ideal << '\n';
       window_comm += seconds_between(comm_from, e.now());
       comm_time_sum += seconds_between(comm_from, e.now());
       ++timed_rounds;
-      // Every 3 rounds: everyone's measured compute speed, for the adaptive
+      // Periodically: everyone's measured compute speed, for the adaptive
       // policy and for the ideal round time (total work / total capacity).
-      if (++window_rounds == 3) {
+      // Adaptive measures every round (4 tiny broadcasts), the others every 3.
+      if (++window_rounds == (o.policy == "adaptive" ? 1u : 3u)) {
         const double mine_speed = window_busy > 0 ? double(share[rank]) * window_rounds / window_busy : 0.0;
         auto speeds = gather(mine_speed);
         if (!speeds) {
@@ -393,7 +397,8 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
           step_secs[r] = (*speeds)[r] > 0 ? double(share[r]) / (*speeds)[r] : 0.0;
         }
         if (capacity > 0) {
-          ideal_sum += (double(o.batch) / capacity + window_comm / window_rounds) * window_rounds;
+          last_ideal = double(o.batch) / capacity + window_comm / window_rounds;
+          ideal_sum += last_ideal * window_rounds;
           ideal_samples += window_rounds;
         }
         sizing.observe(step_secs, transfer);

@@ -52,6 +52,7 @@ struct dist_train_options {
   std::string policy = "uniform";  ///< job sizing: uniform, model or adaptive (placement/)
   double own_gflops = 0;           ///< this node's advertised GFLOP/s (for the model policy)
   std::string checkpoint;        ///< file to checkpoint to and resume from ("" = none)
+  std::string round_log;         ///< if set: "step seconds ideal_seconds" per round appended here
   int checkpoint_every = 200;    ///< steps between checkpoints
 };
 

@@ -128,6 +128,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   job.cpu_limit = o.cpu_limit;
   job.own_gflops = own_gflops;
   if (job.checkpoint.empty()) job.checkpoint = o.state + "/checkpoint.bin";
+  if (job.round_log.empty()) job.round_log = o.state + "/rounds.log";
   std::uint64_t last_pct = 101, first_step = ~0ull;
   const auto t_start = e.now();
   actors::elastic_stats stats;
