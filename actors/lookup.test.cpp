@@ -1,3 +1,4 @@
+#include "actors/internal/test_ids.hpp"
 #include "actors/lookup.hpp"
 
 #include <gtest/gtest.h>
@@ -10,11 +11,7 @@
 namespace hydra::membership {
 namespace {
 
-node_id random_id(rng& r) {
-  node_id id{};
-  for (auto& b : id) b = static_cast<std::uint8_t>(r.next_u64());
-  return id;
-}
+using testing::random_id;
 
 // A small network where every node has offered every other to its table
 // (so buckets hold what they can: a converged Kademlia network). Small k

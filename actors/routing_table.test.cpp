@@ -1,3 +1,4 @@
+#include "actors/internal/test_ids.hpp"
 #include "actors/routing_table.hpp"
 
 #include <gtest/gtest.h>
@@ -8,11 +9,7 @@
 namespace hydra::membership {
 namespace {
 
-node_id random_id(rng& r) {
-  node_id id{};
-  for (auto& b : id) b = static_cast<std::uint8_t>(r.next_u64());
-  return id;
-}
+using testing::random_id;
 
 contact make_contact(const node_id& id, int port = 1) {
   return contact{id, "10.0.0.1:" + std::to_string(port)};

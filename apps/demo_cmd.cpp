@@ -104,6 +104,50 @@ int alive_count(const std::string& json_text) {
 }
 
 /// Training demo: every node trains and exits; collect their results.
+/// The nodes' result.json files folded into the demo's answer.
+struct job_results {
+  nlohmann::json first;  // the first result read: the job's figures
+  std::uint64_t bytes = 0, restarts = 0, finished = 0;
+  bool agree = true;
+
+  /// Reads one node's result; false when it left none (or a broken one).
+  bool add(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) return false;
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    auto r = nlohmann::json::parse(text, nullptr, false);
+    if (r.is_discarded() || !r.contains("weights_hash")) return false;
+    if (first.is_null()) first = r;
+    ++finished;
+    bytes += r["bytes_sent"].get<std::uint64_t>();
+    restarts = std::max(restarts, r["restarts"].get<std::uint64_t>());
+    agree &= r["weights_hash"] == first["weights_hash"];
+    return true;
+  }
+
+  /// The fields every backend reports.
+  nlohmann::json summary(int nodes, const char* backend, double seconds) const {
+    const auto& r0 = first;
+    const double samples = r0["samples"].get<double>();
+    return {{"nodes", nodes},
+            {"backend", backend},
+            {"mode", r0["mode"]},
+            {"compress", r0["compress"]},
+            {"test_accuracy", r0["test_accuracy"]},
+            {"final_loss", r0["final_loss"]},
+            {"rounds", r0["rounds"]},
+            {"samples", r0["samples"]},
+            {"bytes_sent", bytes},
+            {"bytes_per_sample", bytes / std::max(samples, 1.0)},
+            {"seconds", seconds},
+            {"weights_hash", r0["weights_hash"]},
+            {"replicas_agree", agree},
+            {"restarts", restarts},
+            {"failed_rounds", r0["failed_rounds"]},
+            {"peers_lost", r0["peers_lost"]}};
+  }
+};
+
 double progress_of(const std::string& dir) {
   std::ifstream f(dir + "/progress");
   double step = 0, total = 0;
@@ -179,49 +223,26 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     cleanup();
     return 1;
   }
-  nlohmann::json results = nlohmann::json::array();
+  job_results res;
   for (int i = 0; i < nodes; ++i) {
-    std::ifstream f(base + "/node-" + std::to_string(i) + "/result.json");
-    std::string text((std::istreambuf_iterator<char>(f)), {});
-    results.push_back(nlohmann::json::parse(text, nullptr, false));
-  }
-  std::uint64_t bytes = 0, restarts = 0;
-  bool agree = true;
-  for (auto& r : results) {
-    if (r.is_discarded() || !r.contains("weights_hash")) {
+    if (!res.add(base + "/node-" + std::to_string(i) + "/result.json")) {
       std::fprintf(stderr, "hydra demo: a node left no result\n");
       cleanup();
       return 1;
     }
-    bytes += r["bytes_sent"].get<std::uint64_t>();
-    restarts = std::max(restarts, r["restarts"].get<std::uint64_t>());
-    agree &= r["weights_hash"] == results[0]["weights_hash"];
   }
-  const auto& r0 = results[0];
+  const auto& r0 = res.first;
+  const bool agree = res.agree;
   const double samples = r0["samples"].get<double>();
-  nlohmann::json j = {{"nodes", o.nodes},
-                      {"mode", r0["mode"]},
-                      {"compress", r0["compress"]},
-                      {"backend", "p2p"},
-                      {"test_accuracy", r0["test_accuracy"]},
-                      {"final_loss", r0["final_loss"]},
-                      {"rounds", r0["rounds"]},
-                      {"samples", r0["samples"]},
-                      {"bytes_sent", bytes},
-                      {"bytes_per_sample", bytes / std::max(samples, 1.0)},
-                      {"train_seconds", r0["seconds"]},
-                      {"seconds", seconds_between(t0, e.now())},
-                      {"weights_hash", r0["weights_hash"]},
-                      {"replicas_agree", agree},
-                      {"restarts", restarts},
-                      {"resumed_from_step", r0.value("resumed_from_step", 0)},
-                      {"policy", r0.value("policy", "uniform")},
-                      {"mean_round_seconds", r0.value("mean_round_seconds", 0.0)},
-                      {"ideal_round_seconds", r0.value("ideal_round_seconds", 0.0)},
-                      {"failed_rounds", r0["failed_rounds"]},
-                      {"groups", r0["groups"]},
-                      {"peers_lost", r0["peers_lost"]},
-                      {"peers_joined", r0["peers_joined"]}};
+  const std::uint64_t bytes = res.bytes;
+  nlohmann::json j = res.summary(o.nodes, "p2p", seconds_between(t0, e.now()));
+  j["train_seconds"] = r0["seconds"];
+  j["resumed_from_step"] = r0.value("resumed_from_step", 0);
+  j["policy"] = r0.value("policy", "uniform");
+  j["mean_round_seconds"] = r0.value("mean_round_seconds", 0.0);
+  j["ideal_round_seconds"] = r0.value("ideal_round_seconds", 0.0);
+  j["groups"] = r0["groups"];
+  j["peers_joined"] = r0["peers_joined"];
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -280,44 +301,18 @@ int run_mpi_demo(const demo_options& o, const std::string& base) {
   }
   bar.finish("done");
   // mpirun's exit status hides rank failures: trust the ranks' result files.
-  nlohmann::json r0;
-  std::uint64_t bytes = 0, finished = 0, restarts = 0;
-  bool agree = true;
-  for (int r = 0; r < o.nodes; ++r) {
-    std::ifstream f(base + "/rank-" + std::to_string(r) + "/result.json");
-    if (!f) continue;
-    std::string text((std::istreambuf_iterator<char>(f)), {});
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded()) continue;
-    if (r0.is_null()) r0 = j;
-    ++finished;
-    bytes += j["bytes_sent"].get<std::uint64_t>();
-    restarts = std::max(restarts, j["restarts"].get<std::uint64_t>());
-    agree &= j["weights_hash"] == r0["weights_hash"];
-  }
-  if (!finished) {
+  job_results res;
+  for (int r = 0; r < o.nodes; ++r) res.add(base + "/rank-" + std::to_string(r) + "/result.json");
+  if (!res.finished) {
     std::fprintf(stderr, "hydra demo: no rank finished (see %s/mpirun.log)\n", base.c_str());
     return 1;
   }
-  const double samples = r0["samples"].get<double>();
-  nlohmann::json j = {{"nodes", o.nodes},
-                      {"backend", "mpi"},
-                      {"ranks_finished", finished},
-                      {"mode", r0["mode"]},
-                      {"compress", r0["compress"]},
-                      {"test_accuracy", r0["test_accuracy"]},
-                      {"final_loss", r0["final_loss"]},
-                      {"rounds", r0["rounds"]},
-                      {"samples", r0["samples"]},
-                      {"bytes_sent", bytes},
-                      {"bytes_per_sample", bytes / std::max(samples, 1.0)},
-                      {"seconds", seconds_between(t0, e.now())},
-                      {"weights_hash", r0["weights_hash"]},
-                      {"replicas_agree", agree},
-                      {"restarts", restarts},
-                      {"failed_rounds", r0["failed_rounds"]},
-                      {"peers_lost", r0["peers_lost"]},
-                      {"peers_joined", 0}};
+  const auto& r0 = res.first;
+  const bool agree = res.agree;
+  const std::uint64_t finished = res.finished;
+  nlohmann::json j = res.summary(o.nodes, "mpi", seconds_between(t0, e.now()));
+  j["ranks_finished"] = finished;
+  j["peers_joined"] = 0;
   if (o.json)
     std::printf("%s\n", j.dump().c_str());
   else
