@@ -2,5 +2,6 @@
 find_package(spdlog CONFIG REQUIRED)
 hydra_add_module(NAME actors
   SRCS transport.cpp capabilities.cpp roles.cpp node.cpp ctl_client.cpp dist_trainer.cpp collective.cpp
-  DEPS hydra::membership hydra::wire hydra::kernels hydra::comm hydra::data hydra::mpi hydra::placement CAF::core spdlog::spdlog nlohmann_json::nlohmann_json
+       ledger_sync.cpp scoring.cpp collector.cpp
+  DEPS hydra::membership hydra::wire hydra::kernels hydra::comm hydra::data hydra::mpi hydra::placement hydra::ledger CAF::core spdlog::spdlog nlohmann_json::nlohmann_json
   TESTS transport.test.cpp roles.test.cpp)

@@ -26,8 +26,9 @@ struct fd_guard {
 
 }  // namespace
 
-result<std::string> ctl_request(const std::string& address, const std::string& command,
-                                const std::vector<std::string>& args, double timeout_seconds) {
+result<wire::opened_frame> exchange(const std::string& address, const wire::identity& me,
+                                   capnp::MallocMessageBuilder& mb, const std::function<bool(Message::Reader)>& is_answer,
+                                   double timeout_seconds) {
   auto parsed = parse_address(address);
   if (!parsed) return parsed.err();
   addrinfo hints{}, *res = nullptr;
@@ -58,14 +59,6 @@ result<std::string> ctl_request(const std::string& address, const std::string& c
   getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err) return make_error(errc::unavailable, "cannot connect to " + address + ": " + std::strerror(err));
 
-  // An admin client has no lasting identity: a fresh key per request.
-  const auto me = wire::generate_identity();
-  capnp::MallocMessageBuilder mb;
-  auto req = mb.initRoot<Message>().initCtlRequest();
-  req.setRequestId(1);
-  req.setCommand(command);
-  auto list = req.initArgs(static_cast<unsigned>(args.size()));
-  for (std::size_t i = 0; i < args.size(); ++i) list.set(static_cast<unsigned>(i), args[i]);
   const auto frame = wire::seal(me, mb);
   std::size_t sent = 0;
   while (sent < frame.size()) {
@@ -87,15 +80,29 @@ result<std::string> ctl_request(const std::string& address, const std::string& c
     }
     if (auto st = splitter.feed(buf, static_cast<std::size_t>(n)); !st) return st.err();
     while (auto f = splitter.pop()) {
-      auto opened = wire::open(*f);
+      auto opened = wire::open(std::move(*f));
       if (!opened) return opened.err();
-      auto m = opened->message();
-      if (m.which() != Message::CTL_REPLY) continue;
-      auto reply = m.getCtlReply();
-      if (!reply.getOk()) return make_error(errc::invalid_input, reply.getJson());
-      return std::string(reply.getJson());
+      if (is_answer(opened->message())) return std::move(*opened);
     }
   }
+}
+
+result<std::string> ctl_request(const std::string& address, const std::string& command,
+                                const std::vector<std::string>& args, double timeout_seconds) {
+  // An admin client has no lasting identity: a fresh key per request.
+  const auto me = wire::generate_identity();
+  capnp::MallocMessageBuilder mb;
+  auto req = mb.initRoot<Message>().initCtlRequest();
+  req.setRequestId(1);
+  req.setCommand(command);
+  auto list = req.initArgs(static_cast<unsigned>(args.size()));
+  for (std::size_t i = 0; i < args.size(); ++i) list.set(static_cast<unsigned>(i), args[i]);
+  auto f = exchange(address, me, mb, [](Message::Reader m) { return m.which() == Message::CTL_REPLY; },
+                    timeout_seconds);
+  if (!f) return f.err();
+  auto reply = f->message().getCtlReply();
+  if (!reply.getOk()) return make_error(errc::invalid_input, reply.getJson());
+  return std::string(reply.getJson());
 }
 
 }  // namespace hydra::actors

@@ -223,8 +223,26 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   const std::size_t steps_per_epoch = order.batches_per_epoch();
   const std::uint64_t total = steps_per_epoch * o.epochs;
   const std::size_t sample = train.sample_size();
-  std::vector<float> x(std::size_t(o.batch) * sample);
-  std::vector<std::int32_t> y(o.batch);
+  // Room for this rank's slice plus the contributed samples mixed in (at
+  // most a quarter of the global batch on top).
+  const int extra_max = o.pool ? std::max(1, o.batch / 4) : 0;
+  std::vector<float> x(std::size_t(o.batch + extra_max) * sample);
+  std::vector<std::int32_t> y(o.batch + extra_max);
+  copt.op = o.aggregate;
+  // Verified work since the last credit report, per rank of the current group.
+  std::vector<std::uint64_t> credit_samples;
+  std::vector<std::string> credit_accounts;
+  std::uint64_t credit_from = 0, last_sync_step = 0;
+  bool credit_rank0 = false;
+  auto report_credits = [&] {
+    if (o.credit && credit_rank0 && !credit_accounts.empty() && credit_accounts.size() == credit_samples.size()) {
+      bool any = false;
+      for (auto v : credit_samples) any |= v > 0;
+      if (any) o.credit(credit_accounts, credit_samples, credit_from, js.step);
+    }
+    std::fill(credit_samples.begin(), credit_samples.end(), 0);
+    credit_from = js.step;
+  };
 
   dist_train_result out;
   double loss_sum = 0;
@@ -235,6 +253,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   while (js.step < total) {
     // (Re)form the group and agree on where the job stands.
     link.reset();
+    report_credits();
     // The round deadline: a fixed allowance for the ranks' compute skew and
     // scheduling, plus ten times the transfer time on the slowest link the
     // node layer has measured (2 MB/s assumed when nothing is measured yet).
@@ -257,6 +276,11 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     if (local) std::copy(anchor.begin(), anchor.end(), m.params().begin());
     const int rank = link->rank(), n = link->size();
     std::size_t since_sync = 0;
+    credit_accounts = groups.members ? groups.members() : std::vector<std::string>{};
+    if (static_cast<int>(credit_accounts.size()) != n) credit_accounts.clear();
+    credit_samples.assign(n, 0);
+    credit_from = last_sync_step = js.step;
+    credit_rank0 = rank == 0;
     bool reform = false;
     // Job sizing: every member learns every member's number, then runs the
     // same policy on the same inputs, so all compute the same plan.
@@ -315,23 +339,37 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
                     sample * sizeof(float));
         y[i] = train.labels[idx];
       }
+      // Accepted contributions join from the round after they were accepted.
+      int extra = 0;
+      if (o.pool && mine > 0) {
+        extra = o.pool->take(std::min(extra_max, std::max(1, mine / 4)), sample, x.data() + std::size_t(mine) * sample,
+                             y.data() + mine);
+        stats.contributed_samples += extra;
+      }
+      const int trained = mine + extra;
       const auto busy_from = e.now();
-      if (mine > 0) {
-        auto r = m.compute_gradients(mine, x.data(), y.data());
+      if (trained > 0) {
+        auto r = m.compute_gradients(trained, x.data(), y.data());
         if (!std::isfinite(r.loss)) return make_error(errc::invalid_input, "training diverged (try a smaller --lr)");
-        loss_sum += r.loss * mine;
-        loss_n += mine;
+        loss_sum += r.loss * trained;
+        loss_n += trained;
       } else {
         std::fill(m.grads().begin(), m.grads().end(), 0.0f);
       }
-      since_sync += mine;
+      since_sync += trained;
       duty.pace(seconds_between(busy_from, e.now()));  // --cpu-limit: a polite guest
       const double busy = seconds_between(busy_from, e.now());
       window_busy += busy;
       const auto comm_from = e.now();
       std::uint64_t next = js.step + 1;
+      auto poison = [&](std::span<float> v) {
+        if (o.attack.empty()) return;
+        const float f = o.attack == "scale" ? -10.0f : -1.0f;
+        for (auto& g : v) g *= f;
+      };
       if (!local) {
-        auto res = link->allreduce(m.grads(), mine);
+        poison(m.grads());
+        auto res = link->allreduce(m.grads(), trained);
         if (!res) {
           ++stats.failed_rounds;
           break;  // a peer failed: re-form with the survivors, redo this step
@@ -340,12 +378,13 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
         opt.step(m.params(), m.grads());
         js.step = next;
       } else {
-        if (mine > 0) opt.step(m.params(), m.grads());
+        if (trained > 0) opt.step(m.params(), m.grads());
         if (next % o.local_steps != 0 && next != total) {
           js.step = next;  // a local step: nothing to agree on yet
           continue;
         }
         for (std::size_t i = 0; i < delta.size(); ++i) delta[i] = anchor[i] - m.params()[i];
+        poison(delta);
         auto res = link->allreduce(delta, static_cast<double>(since_sync));
         if (!res) {
           ++stats.failed_rounds;
@@ -374,6 +413,13 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
         return make_error(errc::internal, "rank " + std::to_string(rank) + ": weights differ from rank 0 after step " +
                                               std::to_string(js.step));
       reform = msg[1] != 0;
+      // The round completed and every replica agrees: the work is verified.
+      const std::uint64_t round_steps = std::max<std::uint64_t>(1, js.step - last_sync_step);
+      last_sync_step = js.step;
+      for (int r = 0; r < n && r < static_cast<int>(credit_samples.size()); ++r)
+        credit_samples[r] += share[r] * round_steps;
+      if (rank == 0 && out.rounds % 100 == 0) report_credits();
+      if (o.board && (out.rounds % 5 == 0 || js.step == total)) o.board->publish(o.model, m.params(), js.step);
       const double round = seconds_between(round_from, e.now());
       round_time_sum += round;
       if (round_log.is_open()) round_log << js.step << ' ' << round << ' ' << last_ideal << '\n';
@@ -413,6 +459,8 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       if (cb) cb(js.step, total, loss_n ? loss_sum / loss_n : 0.0);
     }
   }
+  report_credits();
+  if (o.board) o.board->publish(o.model, m.params(), js.step);
   if (!o.checkpoint.empty()) {
     // The job is done: a later job in this folder starts afresh.
     std::error_code ec;

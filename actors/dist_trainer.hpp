@@ -25,6 +25,7 @@
 #include <string>
 
 #include "actors/collective.hpp"
+#include "actors/scoring.hpp"
 #include "comm/link.hpp"
 #include "common/duty_cycle.hpp"
 #include "common/result.hpp"
@@ -54,6 +55,22 @@ struct dist_train_options {
   std::string checkpoint;        ///< file to checkpoint to and resume from ("" = none)
   std::string round_log;         ///< if set: "step seconds ideal_seconds" per round appended here
   int checkpoint_every = 200;    ///< steps between checkpoints
+  /// How the group combines updates: mean (sample-weighted), or the
+  /// Byzantine-robust trimmed-mean / median (comm/allreduce.hpp).
+  comm::reduce_op aggregate = comm::reduce_op::mean;
+  /// A drill for robust aggregation: this rank poisons what it sends
+  /// ("sign-flip": -1x, "scale": -10x; "" = honest).
+  std::string attack;
+  /// Weights are published here every few rounds (scorers read them).
+  std::shared_ptr<model_board> board;
+  /// Accepted contributions: each round this rank adds up to a quarter of
+  /// its slice from the pool.
+  std::shared_ptr<sample_pool> pool;
+  /// Rank 0 reports verified work: (account per rank, samples per rank,
+  /// first step, last step), every 100 rounds and at the end.
+  std::function<void(const std::vector<std::string>&, const std::vector<std::uint64_t>&, std::uint64_t,
+                     std::uint64_t)>
+      credit;
 };
 
 struct dist_train_result {
@@ -76,6 +93,9 @@ struct group_source {
   /// Bytes per second of the slowest measured link among the live trainers
   /// (0 = unknown); asked before each group forms to size the round deadline.
   std::function<double()> bandwidth;
+  /// The account (node id hex) of each rank of the group last formed; empty
+  /// when unknown (then no compute credits are reported).
+  std::function<std::vector<std::string>()> members;
 };
 
 struct elastic_stats {
@@ -85,6 +105,7 @@ struct elastic_stats {
   std::uint64_t lost = 0;          ///< times the group shrank
   std::uint64_t restarts = 0;      ///< times the job went back to step 0 (must stay 0)
   std::uint64_t resumed_from = 0;  ///< step of the checkpoint this rank started from (0 = none)
+  std::uint64_t contributed_samples = 0;  ///< samples from the contribution pool this rank trained on
 };
 
 /// Runs the whole job; every rank that finishes returns the same weights_hash.

@@ -9,10 +9,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "actors/collector.hpp"
 #include "actors/failure_detector.hpp"
+#include "actors/ledger_sync.hpp"
 #include "actors/lookup.hpp"
 #include "actors/routing_table.hpp"
 #include "common/env.hpp"
@@ -32,6 +35,7 @@ constexpr double probe_every = 60.0;           // bandwidth re-measured this oft
 constexpr double os_refresh_every = 10.0;
 constexpr double bucket_max_age = 60.0;        // Kademlia bucket refresh
 constexpr double query_timeout = 2.0;          // a FIND_NODE answer is late after this
+constexpr std::int64_t compute_credit_per_sample = 10;  // milli-credits per trained sample
 
 node_id to_id(capnp::Data::Reader d) {
   node_id id{};
@@ -74,6 +78,12 @@ struct node_state {
   rng random{1};
   double last_os_refresh = 0;
   bool membership_changed = false;  // the snapshot is stale
+  std::unique_ptr<ledger_sync> ledger;
+  std::unique_ptr<collector> coll;
+  double last_service_tick = 0, last_watch = 0;
+  // --watch: name -> (size, polls it stayed that size); names being decided.
+  std::map<std::string, std::pair<std::uintmax_t, int>> watch_seen;
+  std::set<std::string> watch_busy;
   double last_save = -1e9;
   static inline const char* name = "hydra.node";
 
@@ -427,9 +437,58 @@ void handle_frame(self_ptr self, const inbound& in) {
           spdlog::info("[{}] cpu-limit set to {}%", st.me(), v);
           json = nlohmann::json({{"cpu_limit", v}}).dump();
         }
+      } else if (cmd == "ledger" && st.ledger) {
+        const std::string sub = req.getArgs().size() ? std::string(req.getArgs()[0]) : "summary";
+        if (sub == "summary") {
+          json = st.ledger->summary_json();
+        } else if (sub == "balances") {
+          json = st.ledger->balances_json();
+        } else if (sub == "append" && (req.getArgs().size() == 4 || req.getArgs().size() == 5)) {
+          // Deferred: answered once the entry is acknowledged (durable on
+          // min(replicas, live nodes) nodes) or its wait times out.
+          const auto k = ledger::parse_kind(std::string(req.getArgs()[1]));
+          const std::string amount_text = req.getArgs()[3];
+          char* end = nullptr;
+          const long long amount = std::strtoll(amount_text.c_str(), &end, 10);
+          if (!k || end == amount_text.c_str() || *end) {
+            ok = false;
+            json = nlohmann::json({{"error", "usage: ledger append KIND SUBJECT AMOUNT [PAYLOAD]"}}).dump();
+          } else {
+            const conn_id conn = in.conn;
+            const std::uint64_t rid = req.getRequestId();
+            auto hash = std::make_shared<std::string>();
+            auto e = st.ledger->author(
+                *k, req.getArgs()[2], amount, req.getArgs().size() == 5 ? std::string(req.getArgs()[4]) : "{}",
+                [self, conn, rid, hash](bool acked, int replicas) {
+                  auto& s2 = self->state;
+                  send_message(s2, conn, [&](Message::Builder m) {
+                    auto r = m.initCtlReply();
+                    r.setRequestId(rid);
+                    r.setOk(acked);
+                    r.setJson(nlohmann::json({{"hash", *hash}, {"acknowledged", acked}, {"replicas", replicas}})
+                                  .dump());
+                  });
+                });
+            if (e) {
+              *hash = to_hex(ledger::entry_hash(*e));
+              break;  // the callback answers (maybe already has)
+            }
+            ok = false;
+            json = nlohmann::json({{"error", e.err().message}}).dump();
+          }
+        } else {
+          ok = false;
+          json = nlohmann::json({{"error", "ledger commands: summary, balances, append KIND SUBJECT AMOUNT [PAYLOAD]"}})
+                     .dump();
+        }
+      } else if (cmd == "contributions" && st.coll) {
+        json = st.coll->status_json();
       } else {
         ok = false;
-        json = nlohmann::json({{"error", "unknown command '" + cmd + "' (try: peers, set cpu-limit PCT)"}}).dump();
+        json = nlohmann::json(
+                   {{"error", "unknown command '" + cmd +
+                                  "' (try: peers, set cpu-limit PCT, ledger summary|balances|append, contributions)"}})
+                   .dump();
       }
       send_message(st, in.conn, [&](Message::Builder m) {
         auto r = m.initCtlReply();
@@ -439,12 +498,85 @@ void handle_frame(self_ptr self, const inbound& in) {
       });
       break;
     }
+    case Message::LEDGER_HEADS:
+      if (st.ledger) st.ledger->on_heads(in.conn, msg.getLedgerHeads());
+      break;
+    case Message::LEDGER_ENTRIES:
+      if (st.ledger) st.ledger->on_entries(in.conn, from, msg.getLedgerEntries());
+      break;
+    case Message::LEDGER_ACK:
+      if (st.ledger) st.ledger->on_ack(from, msg.getLedgerAck());
+      break;
+    case Message::CONTRIBUTE:
+      // Sealed by the contributor: the envelope's key is who is credited.
+      if (st.coll) st.coll->on_contribute(in.conn, in.frame->sender_key(), msg.getContribute());
+      break;
+    case Message::SCORE_REQUEST:
+      if (st.coll) st.coll->on_score_request(in.conn, from, msg.getScoreRequest());
+      break;
+    case Message::SCORE_REPLY:
+      if (st.coll) st.coll->on_score_reply(from, msg.getScoreReply());
+      break;
     case Message::CTL_REPLY:
+    case Message::CONTRIBUTE_REPLY:
     case Message::LINK_HELLO:  // belongs to the data plane (comm/tcp_link)
       break;
     default:  // a newer peer's message kind: ignore it (docs/protocol.md)
       break;
   }
+}
+
+/// --watch DIR: every file or folder that appears in DIR (names starting
+/// with '.' aside) is taken in as a contribution by this node once its size
+/// has been stable for two polls; afterwards it moves to DIR/.accepted or
+/// DIR/.rejected with NAME.verdict.json beside it.
+void poll_watch_dir(self_ptr self) {
+  auto& st = self->state;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = st.cfg.watch_dir;
+  if (!fs::is_directory(dir, ec)) return;
+  std::set<std::string> present;
+  for (const auto& f : fs::directory_iterator(dir, ec)) {
+    const std::string name = f.path().filename().string();
+    if (name.empty() || name[0] == '.' || st.watch_busy.count(name)) continue;
+    present.insert(name);
+    std::uintmax_t size = 0;
+    if (f.is_directory(ec)) {
+      for (const auto& g : fs::recursive_directory_iterator(f.path(), ec))
+        if (g.is_regular_file(ec)) size += g.file_size(ec) + 1;
+    } else {
+      size = f.file_size(ec);
+    }
+    auto& seen = st.watch_seen[name];
+    if (seen.first != size) {
+      seen = {size, 0};
+      continue;
+    }
+    if (++seen.second < 2) continue;
+    st.watch_seen.erase(name);
+    st.watch_busy.insert(name);
+    const fs::path path = f.path();
+    auto finish = [self, dir, path, name](bool ok, const std::string& verdict) {
+      auto& s2 = self->state;
+      std::error_code e2;
+      const fs::path to = dir / (ok ? ".accepted" : ".rejected");
+      fs::create_directories(to, e2);
+      fs::rename(path, to / name, e2);
+      std::ofstream(to / (name + ".verdict.json")) << verdict << "\n";
+      s2.watch_busy.erase(name);
+      spdlog::info("[{}] --watch: {} {}", s2.me(), name, ok ? "accepted" : "rejected");
+    };
+    auto bundle = data::read_contribution(path.string());
+    if (!bundle) {
+      // Unreadable as a contribution: nothing to credit or penalise.
+      finish(false, nlohmann::json({{"status", "invalid"}, {"reason", bundle.err().message}}).dump());
+      continue;
+    }
+    st.coll->submit(st.cfg.identity.pk, bundle->format, std::move(bundle->files), finish);
+  }
+  for (auto it = st.watch_seen.begin(); it != st.watch_seen.end();)
+    it = present.count(it->first) ? std::next(it) : st.watch_seen.erase(it);
 }
 
 void on_tick(self_ptr self) {
@@ -513,7 +645,49 @@ void on_tick(self_ptr self) {
     start_lookup(st, st.table->random_id_in_bucket(b, st.random), false, now);
   }
   drive_lookups(st, now);
+  if (st.ledger) st.ledger->tick();
+  if (st.coll && now - st.last_service_tick >= 1.0) {
+    st.last_service_tick = now;
+    st.coll->tick();
+  }
+  if (st.coll && !st.cfg.watch_dir.empty() && now - st.last_watch >= 1.0) {
+    st.last_watch = now;
+    poll_watch_dir(self);
+  }
   self->delayed_send(self, std::chrono::microseconds(static_cast<long>(st.cfg.gossip_interval * 1e6)), tick_atom::value);
+}
+
+/// The ledger replica and the collector/scorer, wired to this actor.
+void start_services(self_ptr self) {
+  auto& st = self->state;
+  if (st.cfg.state_dir.empty()) return;
+  node_state* sp = &st;
+  service_host host;
+  host.send_to = [sp](const std::string& address, capnp::MallocMessageBuilder& mb) {
+    sp->tp->send(conn_to(*sp, address), wire::seal(sp->cfg.identity, mb));
+  };
+  host.reply = [sp](conn_id c, capnp::MallocMessageBuilder& mb) { sp->tp->send(c, wire::seal(sp->cfg.identity, mb)); };
+  host.live = [sp] {
+    std::vector<peer_ref> out;
+    for (auto& id : live_peers(*sp, sp->now())) {
+      const auto& p = sp->peers[id];
+      out.push_back({id, p.address, !p.data_address.empty()});
+    }
+    return out;
+  };
+  host.now = [sp] { return sp->now(); };
+  auto ledger = ledger_sync::open(st.cfg.state_dir, st.cfg.identity, host, st.cfg.ledger_replicas);
+  if (!ledger) {
+    spdlog::error("[{}] ledger disabled: {}", st.me(), ledger.err().message);
+    return;
+  }
+  st.ledger = std::move(*ledger);
+  collector_config cc;
+  cc.state_dir = st.cfg.state_dir;
+  st.coll = std::make_unique<collector>(cc, st.cfg.identity, host, *st.ledger, st.cfg.pool, st.cfg.scorer_role);
+  st.ledger->set_on_stored([sp](const ledger::entry& e) {
+    if (sp->coll) sp->coll->on_ledger_entry(e);
+  });
 }
 
 node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* tp) {
@@ -530,6 +704,7 @@ node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* t
     if (std::find(targets.begin(), targets.end(), a) == targets.end()) targets.push_back(a);
   for (auto& a : targets)
     if (a != st.cfg.listen_address) send_hello(st, conn_to(st, a));
+  start_services(self);
   self->send(self, tick_atom::value);
   // Look ourselves up once the first peers have answered: fills the buckets.
   self->delayed_send(self, std::chrono::seconds(1), lookup_atom::value);
@@ -568,6 +743,24 @@ node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* t
       [=](snapshot_atom) -> snapshot_bytes {
         save_snapshot(self->state);
         return encode_snapshot("node/" + id_short(self->state.cfg.identity.id), "node", {});
+      },
+      [=](credit_atom, const std::string& text) {
+        // Compute credits for verified work: samples each member trained in
+        // rounds that completed with every replica agreeing.
+        auto& s = self->state;
+        if (!s.ledger) return;
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.contains("accounts") || !j.contains("samples")) return;
+        for (std::size_t i = 0; i < j["accounts"].size() && i < j["samples"].size(); ++i) {
+          const auto samples = j["samples"][i].get<std::int64_t>();
+          if (samples <= 0) continue;
+          nlohmann::json pay = {{"samples", samples},
+                                {"from_step", j.value("from_step", 0)},
+                                {"to_step", j.value("to_step", 0)},
+                                {"verified", "rounds completed with agreeing replicas"}};
+          (void)s.ledger->author(ledger::kind::compute_credit, j["accounts"][i].get<std::string>(),
+                                 samples * compute_credit_per_sample, pay.dump());
+        }
       },
       [=](stop_atom) {
         save_snapshot(self->state);

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "actors/capabilities.hpp"
+#include "actors/scoring.hpp"
 #include "actors/roles.hpp"
 #include "actors/transport.hpp"
 #include "wire/identity.hpp"
@@ -33,6 +34,10 @@ struct node_config {
   double gossip_interval = 0.25;        ///< seconds between gossip rounds
   std::size_t gossip_fanout = 3;
   std::size_t k = 20;                   ///< Kademlia bucket size
+  int ledger_replicas = 3;              ///< an authored entry is acknowledged once on this many nodes
+  std::shared_ptr<actors::scorer> scorer_role;  ///< set on trainers: scores contributions with the current model
+  std::shared_ptr<sample_pool> pool;    ///< accepted contributions go here (the trainer draws from it)
+  std::string watch_dir;                ///< contributions dropped here are taken in ("" = none)
 };
 
 /// Spawns the node actor. `tp` must outlive it; the caller wires the
@@ -41,6 +46,9 @@ node_actor spawn_node(caf::actor_system& sys, node_config cfg, transport& tp);
 
 /// Transport events that forward frames and closures to `node`.
 transport_events forward_to(caf::actor_system& sys, node_actor node);
+
+/// Compute credits from a trainer (sent as credit_atom): JSON
+/// {"accounts": [id hex...], "samples": [n...], "from_step": a, "to_step": b}.
 
 /// Reads the incarnation counter in `state_dir`, adds one, stores it
 /// (fsync'd) and returns the new value.

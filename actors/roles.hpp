@@ -29,6 +29,7 @@ using describe_atom = caf::atom_constant<caf::atom("describe")>;
 using spawn_atom = caf::atom_constant<caf::atom("spawnrole")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using credit_atom = caf::atom_constant<caf::atom("credit")>;
 
 /// A verified frame handed from the transport thread to the node actor.
 struct inbound {
@@ -55,7 +56,8 @@ using node_actor = caf::typed_actor<caf::reacts_to<tick_atom>,
                                     caf::replies_to<spawn_atom, std::string>::with<std::string>,
                                     caf::replies_to<describe_atom, std::string>::with<std::string>,
                                     caf::replies_to<snapshot_atom>::with<snapshot_bytes>,
-                                    caf::reacts_to<stop_atom>>;
+                                    caf::reacts_to<stop_atom>,
+                                    caf::reacts_to<credit_atom, std::string>>;
 
 /// Spawns a role skeleton ("trainer", "collector" or "ledger") with the
 /// given logical id.

@@ -13,11 +13,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "actors/collector.hpp"
 #include "actors/ctl_client.hpp"
+#include "common/rng.hpp"
+#include "data/contribution.hpp"
+#include "data/idx.hpp"
+#include "ledger/log.hpp"
+#include "wire/identity.hpp"
 #include "apps/node_cmd.hpp"
 #include "apps/progress.hpp"
 #include "common/env.hpp"
@@ -40,7 +47,205 @@ struct demo_options {
   std::string backend = "p2p";
   std::vector<double> cpu_limits;  // one per node (the last repeats); empty = 100
   std::vector<std::string> train;  // flags passed to every `hydra node --train`
+  std::string contributors;        // "honest:3,label-flip:1,duplicate:1,garbage:1"
+  std::string attack;              // node 1 poisons its updates: sign-flip or scale
+  int per_contributor = 4;         // contributions each simulated contributor makes
+  int contribution_size = 250;     // samples per contribution
 };
+
+// ---- simulated contributors ---------------------------------------------------
+
+pid_t spawn(std::vector<std::string> args, const std::string& log);
+
+struct contributor_sim {
+  std::string name, kind, key, log;
+  std::vector<std::string> files;
+  pid_t pid = -1;
+  bool started = false;
+  std::string account;
+};
+
+/// Holdout used when contributors run: the last 1000 training samples are the
+/// scorers' validation set, the 11000 before them the contributors' pool.
+constexpr std::size_t contributor_holdout = 12000;
+
+/// Writes every simulated contributor's files (and key) under base/contributors.
+result<std::vector<contributor_sim>> prepare_contributors(const demo_options& o, const std::string& base,
+                                                         const std::string& data_dir) {
+  std::vector<std::pair<std::string, int>> spec;
+  std::string text = o.contributors;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    const std::string item = text.substr(at, comma - at);
+    at = comma + 1;
+    const auto colon = item.find(':');
+    const std::string kind = item.substr(0, colon);
+    int count = 1;
+    if (colon != std::string::npos) {
+      try {
+        count = std::stoi(item.substr(colon + 1));
+      } catch (...) {
+        count = -1;
+      }
+    }
+    if (kind != "honest" && kind != "label-flip" && kind != "duplicate" && kind != "garbage")
+      return make_error(errc::invalid_input, "--contributors: unknown kind '" + kind +
+                                                 "' (honest, label-flip, duplicate, garbage)");
+    if (count < 1 || count > 16) return make_error(errc::invalid_input, "--contributors: bad count in '" + item + "'");
+    spec.emplace_back(kind, count);
+  }
+  auto loaded = data::load_dir(data_dir);
+  if (!loaded) return loaded.err();
+  const data::dataset& train = loaded->train;
+  if (train.size() <= contributor_holdout) return make_error(errc::invalid_input, "training set too small for contributors");
+  const std::size_t pool_from = train.size() - contributor_holdout, pool_to = train.size() - 1000;
+  std::size_t next = pool_from;
+  const std::size_t per = static_cast<std::size_t>(o.contribution_size);
+  std::vector<contributor_sim> out;
+  std::vector<std::string> honest_files;  // what duplicators copy
+  rng random(42);
+  const std::string dir = base + "/contributors";
+  fs::create_directories(dir);
+  auto write = [](const std::string& path, const std::string& bytes) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << bytes;
+  };
+  // Honest and label-flip data first (duplicators need the honest files).
+  for (const char* pass : {"honest", "label-flip", "duplicate", "garbage"}) {
+    for (auto& [kind, count] : spec) {
+      if (kind != pass) continue;
+      for (int c = 0; c < count; ++c) {
+        contributor_sim sim;
+        sim.kind = kind;
+        sim.name = kind + "-" + std::to_string(c);
+        sim.key = dir + "/" + sim.name + ".key";
+        sim.log = dir + "/" + sim.name + ".log";
+        auto id = wire::load_or_create_key_file(sim.key);
+        if (!id) return id.err();
+        sim.account = actors::account_of(id->pk);
+        for (int k = 0; k < o.per_contributor; ++k) {
+          const std::string f = dir + "/" + sim.name + "-" + std::to_string(k) + ".csv";
+          if (kind == "honest" || kind == "label-flip") {
+            if (next + per > pool_to) return make_error(errc::invalid_input, "too many contributions for the held-out pool");
+            data::dataset part = train;
+            if (kind == "label-flip") {
+              part.labels.assign(train.labels.begin(), train.labels.end());
+              for (std::size_t i = next; i < next + per; ++i)
+                part.labels[i] = static_cast<std::uint8_t>((train.labels[i] + 1 + random.below(9)) % 10);
+            }
+            write(f, data::to_csv(part, next, next + per));
+            next += per;
+            if (kind == "honest") honest_files.push_back(f);
+          } else if (kind == "duplicate") {
+            if (honest_files.empty()) return make_error(errc::invalid_input, "duplicate contributors need honest ones");
+            // Copies of honest contributions: byte-exact, or with a little noise.
+            std::ifstream in(honest_files[(c * o.per_contributor + k) % honest_files.size()], std::ios::binary);
+            std::string csv((std::istreambuf_iterator<char>(in)), {});
+            if (k % 2 == 1) {
+              auto d = data::parse_contribution("csv", {{"x.csv", csv}});
+              if (d) {
+                for (auto& v : d->images) {
+                  const int px = static_cast<int>(std::lround(v * 255)) + static_cast<int>(random.below(9)) - 4;
+                  v = std::clamp(px, 0, 255) / 255.0f;
+                }
+                csv = data::to_csv(*d, 0, d->size());
+              }
+            }
+            write(f, csv);
+          } else {
+            // Malformed files, a different fault each time.
+            std::string bad;
+            switch (k % 4) {
+              case 0: bad = data::to_csv(train, pool_to, pool_to + 5); bad.resize(bad.size() / 2); break;
+              case 1: bad = "label,p0\n3," + std::string(783, '1') + "\n"; break;
+              case 2: {
+                // Good lines, then one with a label out of range and one with a pixel of 300.
+                bad = data::to_csv(train, pool_to, pool_to + 3);
+                bad += "12";
+                for (int px = 0; px < 784; ++px) bad += ",0";
+                bad += "\n4";
+                for (int px = 0; px < 784; ++px) bad += px == 400 ? ",300" : ",7";
+                bad += "\n";
+                break;
+              }
+              default:
+                for (int b = 0; b < 4096; ++b) bad.push_back(static_cast<char>(random.below(256)));
+            }
+            write(f, bad);
+          }
+          sim.files.push_back(f);
+        }
+        out.push_back(std::move(sim));
+      }
+    }
+  }
+  return out;
+}
+
+pid_t start_contributor(const std::string& exe, contributor_sim& c, const std::string& collector) {
+  std::vector<std::string> args = {exe, "contribute", "--connect", collector, "--as", c.key, "--json",
+                                   "--every", "0.5", "--timeout", "120"};
+  args.insert(args.end(), c.files.begin(), c.files.end());
+  c.started = true;
+  return c.pid = spawn(std::move(args), c.log);
+}
+
+/// The contributors' standing as one ledger replica records it.
+nlohmann::json contributor_report(const std::vector<contributor_sim>& sims, const std::string& ledger_path,
+                                  std::map<std::string, std::int64_t>* balances_out) {
+  auto entries = ledger::read_log(ledger_path);
+  nlohmann::json list = nlohmann::json::array();
+  if (!entries) return list;
+  auto state = ledger::fold(*entries);
+  if (!state) return list;
+  const auto balances = state->balances();
+  if (balances_out) *balances_out = balances;
+  for (const auto& c : sims) {
+    std::uint64_t contributions = 0, accepted = 0, rejected = 0, acc_samples = 0, rej_samples = 0, submitted = 0;
+    double score_sum = 0;
+    int scored = 0;
+    for (const auto& e : *entries) {
+      if (e.subject != c.account) continue;
+      auto pay = nlohmann::json::parse(e.payload, nullptr, false);
+      if (!pay.is_object()) continue;
+      if (e.k == ledger::kind::contribution) {
+        ++contributions;
+        submitted += pay.value("submitted", 0);
+        if (pay.value("status", "") != "validated") ++rejected;  // invalid or duplicate flood
+      } else if (e.k == ledger::kind::reward && pay.value("status", "") == "accepted") {
+        ++accepted;
+        acc_samples += pay.value("samples", 0);
+        score_sum += pay.value("score", 0.0);
+        ++scored;
+      } else if (e.k == ledger::kind::penalty) {
+        const std::string st = pay.value("status", "");
+        if (st == "rejected" || st == "undecided") {
+          ++rejected;
+          if (pay.contains("score")) {
+            score_sum += pay.value("score", 0.0);
+            ++scored;
+          }
+        }
+        rej_samples += pay.value("samples", 0);
+      }
+    }
+    const auto b = balances.find(c.account);
+    const std::int64_t milli = b == balances.end() ? 0 : b->second;
+    list.push_back({{"name", c.name},
+                    {"kind", c.kind},
+                    {"account", c.account},
+                    {"contributions", contributions},
+                    {"accepted", accepted},
+                    {"rejected", rejected},
+                    {"submitted_samples", submitted},
+                    {"accepted_samples", acc_samples},
+                    {"rejected_samples", rej_samples},
+                    {"mean_score", scored ? nlohmann::json(score_sum / scored) : nlohmann::json(nullptr)},
+                    {"balance", double(milli) / 1000.0}});
+  }
+  return list;
+}
 
 std::string self_exe() {
   std::error_code ec;
@@ -157,7 +362,7 @@ double progress_of(const std::string& dir) {
 
 template <class Cleanup>
 int finish_training(const demo_options& o, const std::string& base, std::vector<pid_t>& pids,
-                    const std::vector<std::string>& addrs, Cleanup& cleanup) {
+                    const std::vector<std::string>& addrs, Cleanup& cleanup, std::vector<contributor_sim>& sims) {
   env& e = default_env();
   const auto t0 = e.now();
   int failed = 0;
@@ -172,7 +377,32 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     return false;
   };
   progress_bar bar(e, "train", 1000, !o.json);
-  while (!g_stop && alive()) {
+  auto all_results = [&] {
+    for (int i = 0; i < nodes; ++i)
+      if (!fs::exists(base + "/node-" + std::to_string(i) + "/result.json")) return false;
+    return true;
+  };
+  // With contributors the nodes stay after the job (--stay) to finish
+  // scoring; the demo stops them once the results are in.
+  while (!g_stop && alive() && !(!sims.empty() && all_results())) {
+    // Contributors: honest and label-flip at once, duplicators once the
+    // honest contributor they copy has finished, garbage at 10 %.
+    if (!sims.empty()) {
+      const double p = progress_of(base + "/node-0");
+      bool honest_done = true;
+      for (auto& c : sims)
+        if (c.kind == "honest" && (!c.started || c.pid > 0)) honest_done = false;
+      for (auto& c : sims) {
+        if (c.started) continue;
+        if (c.kind == "honest" || c.kind == "label-flip" || (c.kind == "garbage" && p >= 0.1) ||
+            (c.kind == "duplicate" && honest_done))
+          start_contributor(exe, c, addrs.front());
+      }
+      for (auto& c : sims) {
+        int status;
+        if (c.pid > 0 && waitpid(c.pid, &status, WNOHANG) == c.pid) c.pid = -1;
+      }
+    }
     {
       std::ifstream f(base + "/node-0/progress");
       double step = 0, total = 0, loss = 0, sps = 0, peers = 0;
@@ -218,6 +448,67 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   bar.finish("done");
+  nlohmann::json contributors_json, ledger_json;
+  if (!sims.empty() && !g_stop && !failed) {
+    // Contributors still submitting finish (the nodes keep scoring); then the
+    // ledger replicas converge by anti-entropy.
+    for (auto& c : sims)
+      if (!c.started) start_contributor(exe, c, addrs.front());
+    const auto t1 = e.now();
+    for (auto& c : sims) {
+      int status;
+      while (c.pid > 0 && waitpid(c.pid, &status, WNOHANG) == 0 && seconds_between(t1, e.now()) < 180 && !g_stop)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (c.pid > 0 && waitpid(c.pid, &status, WNOHANG) == 0) kill(c.pid, SIGKILL), waitpid(c.pid, &status, 0);
+      c.pid = -1;
+    }
+    bool converged = false;
+    std::size_t entries = 0;
+    const auto t2 = e.now();
+    while (!g_stop && seconds_between(t2, e.now()) < 30) {
+      std::set<std::string> views;
+      std::size_t answered = 0;
+      for (std::size_t i = 0; i < addrs.size(); ++i) {
+        auto r = actors::ctl_request(addrs[i], "ledger", {"summary"}, 3.0);
+        if (!r) continue;
+        auto j = nlohmann::json::parse(*r, nullptr, false);
+        if (!j.is_object()) continue;
+        ++answered;
+        entries = j["entries"].get<std::size_t>();
+        views.insert(j["heads"].dump());
+      }
+      if (answered == addrs.size() && views.size() == 1) {
+        converged = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    std::map<std::string, std::int64_t> balances;
+    contributors_json = contributor_report(sims, base + "/node-0/ledger.log", &balances);
+    nlohmann::json node_credits = nlohmann::json::object();
+    for (int i = 0; i < nodes; ++i) {
+      std::ifstream f(base + "/node-" + std::to_string(i) + "/address");
+      auto id = wire::load_or_create_identity(base + "/node-" + std::to_string(i));
+      if (!id) continue;
+      const auto b = balances.find(id_hex(id->id));
+      node_credits["node-" + std::to_string(i)] = b == balances.end() ? 0.0 : double(b->second) / 1000.0;
+    }
+    ledger_json = {{"entries", entries}, {"replicas", addrs.size()}, {"replicas_agree", converged},
+                   {"compute_credits", node_credits}};
+    if (!o.json) {
+      std::printf("%-14s %-10s %8s %8s %10s %10s %12s\n", "CONTRIBUTOR", "KIND", "ACCEPTED", "REJECTED", "SAMPLES OK",
+                  "MEAN SCORE", "BALANCE");
+      for (auto& c : contributors_json)
+        std::printf("%-14s %-10s %8llu %8llu %10llu %10s %12.3f\n", c["name"].get<std::string>().c_str(),
+                    c["kind"].get<std::string>().c_str(), (unsigned long long)c["accepted"].get<std::uint64_t>(),
+                    (unsigned long long)c["rejected"].get<std::uint64_t>(),
+                    (unsigned long long)c["accepted_samples"].get<std::uint64_t>(),
+                    c["mean_score"].is_null() ? "-" : std::to_string(c["mean_score"].get<double>()).substr(0, 5).c_str(),
+                    c["balance"].get<double>());
+      std::printf("ledger: %zu entries on %zu replicas, %s\n", entries, addrs.size(),
+                  converged ? "identical" : "NOT converged");
+    }
+  }
   std::erase(pids, -1);
   if (g_stop || failed) {
     cleanup();
@@ -243,6 +534,19 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
   j["ideal_round_seconds"] = r0.value("ideal_round_seconds", 0.0);
   j["groups"] = r0["groups"];
   j["peers_joined"] = r0["peers_joined"];
+  j["aggregate"] = r0.value("aggregate", "mean");
+  j["attack"] = o.attack.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.attack);
+  if (!sims.empty()) {
+    j["contributors"] = contributors_json;
+    j["ledger"] = ledger_json;
+    std::uint64_t trained = 0;
+    for (int i = 0; i < nodes; ++i) {
+      std::ifstream f(base + "/node-" + std::to_string(i) + "/result.json");
+      auto r = nlohmann::json::parse(f, nullptr, false);
+      if (r.is_object()) trained += r.value("contributed_samples_trained", 0);
+    }
+    j["contributed_samples_trained"] = trained;
+  }
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -363,10 +667,29 @@ int run_demo(const demo_options& o) {
     if (temp) fs::remove_all(base);
   };
 
+  std::vector<contributor_sim> sims;
+  demo_options job = o;
+  if (!o.contributors.empty() && !o.no_train) {
+    std::string data_dir = data::default_data_dir();
+    for (std::size_t i = 0; i + 1 < o.train.size(); ++i)
+      if (o.train[i] == "--data") data_dir = o.train[i + 1];
+    auto made = prepare_contributors(o, base, data_dir);
+    if (!made) {
+      std::fprintf(stderr, "hydra demo: error: %s\n", made.err().message.c_str());
+      cleanup();
+      return 1;
+    }
+    sims = std::move(*made);
+    job.train.insert(job.train.end(), {"--holdout", std::to_string(contributor_holdout), "--stay"});
+  }
   progress_bar bar(default_env(), "start", o.nodes, !o.json);
   for (int i = 0; i < o.nodes && !g_stop; ++i) {
     const std::string dir = base + "/node-" + std::to_string(i);
-    std::vector<std::string> extra = o.no_train ? std::vector<std::string>{} : o.train;
+    std::vector<std::string> extra = o.no_train ? std::vector<std::string>{} : job.train;
+    if (!o.attack.empty() && i == 1 && !o.no_train) {
+      extra.push_back("--attack");
+      extra.push_back(o.attack);
+    }
     if (!o.cpu_limits.empty()) {
       extra.push_back("--cpu-limit");
       extra.push_back(std::to_string(o.cpu_limits[std::min<std::size_t>(i, o.cpu_limits.size() - 1)]));
@@ -385,7 +708,7 @@ int run_demo(const demo_options& o) {
   bar.finish(std::to_string(addrs.size()) + " nodes started");
 
   env& e = default_env();
-  if (!o.no_train) return finish_training(o, base, pids, addrs, cleanup);
+  if (!o.no_train) return finish_training(job, base, pids, addrs, cleanup, sims);
 
   // Wait until every node lists every node alive.
   const auto t0 = e.now();
@@ -474,11 +797,23 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
            {"--outer-lr", "Outer learning rate, local mode"},
            {"--compress", "none, fp16, int8 or topk"},
            {"--policy", "job sizing: uniform, model or adaptive"},
+           {"--aggregate", "mean, trimmed-mean or median (Byzantine-robust)"},
            {"--data", "IDX folder"}}) {
     cmd->add_option_function<std::string>(flag, [train, flag = std::string(flag)](const std::string& v) {
       (*train)[flag] = v;
     }, help);
   }
+  cmd->add_option("--contributors", o->contributors,
+                  "Simulated contributors submitting data while the nodes train, e.g. "
+                  "honest:3,label-flip:1,duplicate:1,garbage:1 (real `hydra contribute` processes, own keys)");
+  cmd->add_option("--contributions", o->per_contributor, "Contributions per simulated contributor")
+      ->check(CLI::Range(1, 40))
+      ->capture_default_str();
+  cmd->add_option("--contribution-size", o->contribution_size, "Samples per contribution")
+      ->check(CLI::Range(1, 5000))
+      ->capture_default_str();
+  cmd->add_option("--attack", o->attack, "Drill: node 1 poisons its updates (sign-flip or scale x-10)")
+      ->check(CLI::IsMember({"sign-flip", "scale"}));
   cmd->add_option("--backend", o->backend, "p2p (TCP between the nodes) or mpi (the nodes are mpirun ranks)")
       ->check(CLI::IsMember({"p2p", "mpi"}));
   cmd->parse_complete_callback([o, train] {

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   hydra::apps::add_node_command(app, exit_code);
   hydra::apps::add_ctl_command(app, exit_code);
   hydra::apps::add_demo_command(app, exit_code);
+  hydra::apps::add_contribute_command(app, exit_code);
   hydra::apps::add_ledger_command(app, exit_code);
   hydra::apps::add_sim_command(app, exit_code);
   try {

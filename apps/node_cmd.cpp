@@ -16,6 +16,8 @@
 #include "actors/dist_trainer.hpp"
 #include "comm/tcp_link.hpp"
 #include "kernels/codec.hpp"
+#include "comm/allreduce.hpp"
+#include "data/idx.hpp"
 #include "mpi/mpi_group.hpp"
 #include "actors/ctl_client.hpp"
 #include "actors/node.hpp"
@@ -35,6 +37,10 @@ struct node_options {
   std::string backend = "p2p";  ///< p2p: TCP between peers; mpi: under mpirun
   int world = 1;       ///< train once this many trainers are alive
   std::string compress = "none";
+  std::string aggregate = "mean";
+  std::string watch;      ///< folder whose new files are taken in as contributions
+  bool stay = false;      ///< keep serving (ledger, scoring) after the job is done
+  std::size_t holdout = 0;  ///< last N training samples: not trained on (validation + contributions)
   actors::dist_train_options job;
 };
 
@@ -113,6 +119,11 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
     return slowest;
   };
   auto last_check = e.now();
+  groups.members = [&] {
+    std::vector<std::string> ids;
+    for (auto& m : current) ids.push_back(m.first);
+    return ids;
+  };
   groups.changed = [&] {
     if (seconds_between(last_check, e.now()) < 0.5) return false;
     last_check = e.now();
@@ -127,6 +138,12 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   actors::dist_train_options job = o.job;
   job.cpu_limit = o.cpu_limit;
   job.own_gflops = own_gflops;
+  job.credit = [&sys, node](const std::vector<std::string>& accounts, const std::vector<std::uint64_t>& samples,
+                            std::uint64_t from, std::uint64_t to) {
+    nlohmann::json j = {{"accounts", accounts}, {"samples", samples}, {"from_step", from}, {"to_step", to}};
+    caf::anon_send(node, actors::credit_atom::value, j.dump());
+    (void)sys;
+  };
   if (job.checkpoint.empty()) job.checkpoint = o.state + "/checkpoint.bin";
   if (job.round_log.empty()) job.round_log = o.state + "/rounds.log";
   std::uint64_t last_pct = 101, first_step = ~0ull;
@@ -169,7 +186,10 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
                       {"policy", job.policy},
                       {"mean_round_seconds", res->mean_round_seconds},
                       {"ideal_round_seconds", res->ideal_round_seconds},
-                      {"weights_hash", res->weights_hash}};
+                      {"weights_hash", res->weights_hash},
+                      {"aggregate", o.aggregate},
+                      {"attack", job.attack},
+                      {"contributed_samples_trained", stats.contributed_samples}};
   write_file_atomic(o.state + "/result.json", j.dump());
   spdlog::info("done: test accuracy {:.4f}, weights {}", res->test_accuracy, res->weights_hash);
   return 0;
@@ -200,6 +220,8 @@ int run_mpi_trainer(const node_options& o) {
   spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
   spdlog::flush_on(spdlog::level::info);
   if (!o.train) return fail("node", "--backend mpi needs --train (the mpi backend only trains)");
+  if (o.aggregate != "mean")
+    return fail("node", "--aggregate " + o.aggregate + " needs the p2p backend (MPI_Allreduce only sums)");
   auto g = mpi::mpi_group::init(nullptr, nullptr);
   if (!g) return fail("node", g.err().message);
   mpi::mpi_group& group = **g;
@@ -294,6 +316,8 @@ int run_node(const node_options& o) {
   }
 
   actors::node_config cfg;
+  std::size_t train_size = 0;
+  std::shared_ptr<actors::model_board> board;
   cfg.identity = *id;
   cfg.listen_address = listen_address;
   cfg.data_address = data_address;
@@ -305,6 +329,28 @@ int run_node(const node_options& o) {
   cfg.caps.cpu_limit = static_cast<float>(o.cpu_limit);
   cfg.caps.gflops = actors::measure_gflops(0.3, *cfg.duty);
   actors::read_os_state(cfg.caps);
+
+  if (o.train) {
+    // The trainer publishes its weights for scoring and takes accepted
+    // contributions from the pool; scoring uses held-out training samples.
+    auto loaded = data::load_dir(o.job.data.empty() ? data::default_data_dir() : o.job.data);
+    if (!loaded) return fail("node", loaded.err().message);
+    auto& train = loaded->train;
+    if (o.holdout >= train.size()) return fail("node", "--holdout must be below the training set size");
+    const std::size_t val_n = std::min<std::size_t>(1000, o.holdout > 0 ? o.holdout : 1000);
+    data::dataset val;
+    val.rows = train.rows;
+    val.cols = train.cols;
+    val.num_classes = train.num_classes;
+    const std::size_t from = train.size() - val_n;
+    val.images.assign(train.images.begin() + from * train.sample_size(), train.images.end());
+    val.labels.assign(train.labels.begin() + from, train.labels.end());
+    board = std::make_shared<actors::model_board>();
+    cfg.pool = std::make_shared<actors::sample_pool>();
+    cfg.scorer_role = std::make_shared<actors::scorer>(std::move(val), board);
+    train_size = train.size();
+  }
+  cfg.watch_dir = o.watch;
 
   caf::actor_system_config sys_cfg;
   sys_cfg.set("scheduler.max-threads", 2);
@@ -323,9 +369,16 @@ int run_node(const node_options& o) {
     node_options job = o;
     job.job.codec = *kernels::parse_codec(o.compress);
     job.job.duty = cfg.duty.get();
+    job.job.board = board;
+    job.job.pool = cfg.pool;
+    job.job.aggregate = *comm::parse_reduce_op(o.aggregate);
+    if (o.holdout > 0) job.job.limit = job.job.limit > 0 ? std::min(job.job.limit, train_size - o.holdout)
+                                                         : train_size - o.holdout;
     trainer = std::thread([&, job] {
       rc = run_trainer(sys, node, job, *id, data_fd, cfg.caps.gflops);
-      kill(getpid(), SIGTERM);  // the job is over: stop the node
+      // The job is over: stop the node, unless it stays to serve the
+      // ledger and score contributions (--stay; then a signal stops it).
+      if (!job.stay) kill(getpid(), SIGTERM);
     });
   }
   int sig = 0;
@@ -398,6 +451,16 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 1000000));
   cmd->add_option("--compress", o->compress, "none, fp16, int8 or topk")
       ->check(CLI::IsMember({"none", "fp16", "int8", "topk"}));
+  cmd->add_option("--aggregate", o->aggregate,
+                  "How updates are combined: mean, or the Byzantine-robust trimmed-mean / median (p2p, codec none)")
+      ->check(CLI::IsMember({"mean", "trimmed-mean", "median"}))
+      ->capture_default_str();
+  cmd->add_option("--attack", j.attack, "Drill: this trainer poisons its updates (sign-flip or scale)")
+      ->check(CLI::IsMember({"sign-flip", "scale"}));
+  cmd->add_option("--holdout", o->holdout,
+                  "Hold back the last N training samples (scorers validate on the last 1000 of them)");
+  cmd->add_option("--watch", o->watch, "Take in contributions dropped into this folder (as this node)");
+  cmd->add_flag("--stay", o->stay, "With --train: keep serving the ledger and scoring after the job");
   cmd->callback([o, &exit_code] { exit_code = run_node(*o); });
   return cmd;
 }
@@ -419,6 +482,28 @@ CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
   set->add_option("value", setting->second, "New value")->required();
   set->callback([o, setting, &exit_code] {
     auto r = actors::ctl_request(o->connect, "set", {setting->first, setting->second}, o->timeout);
+    if (!r) {
+      exit_code = fail("ctl", r.err().message);
+      return;
+    }
+    std::printf("%s\n", r->c_str());
+    exit_code = 0;
+  });
+  auto largs = std::make_shared<std::vector<std::string>>();
+  auto* led = cmd->add_subcommand("ledger", "The node's ledger replica: summary, balances, append KIND SUBJECT AMOUNT [PAYLOAD]");
+  led->add_option("args", *largs, "summary | balances | append KIND SUBJECT AMOUNT [PAYLOAD]")->required();
+  led->callback([o, largs, &exit_code] {
+    auto r = actors::ctl_request(o->connect, "ledger", *largs, o->timeout);
+    if (!r) {
+      exit_code = fail("ctl", r.err().message);
+      return;
+    }
+    std::printf("%s\n", r->c_str());
+    exit_code = 0;
+  });
+  auto* contrib = cmd->add_subcommand("contributions", "The node's collector: pending, decided, scorer trust");
+  contrib->callback([o, &exit_code] {
+    auto r = actors::ctl_request(o->connect, "contributions", {}, o->timeout);
     if (!r) {
       exit_code = fail("ctl", r.err().message);
       return;

@@ -9,5 +9,7 @@ namespace hydra::apps {
 CLI::App* add_node_command(CLI::App& app, int& exit_code);
 CLI::App* add_ctl_command(CLI::App& app, int& exit_code);
 CLI::App* add_demo_command(CLI::App& app, int& exit_code);
+/// `hydra contribute`: submit samples to a collector (apps/contribute_cmd.cpp).
+CLI::App* add_contribute_command(CLI::App& app, int& exit_code);
 
 }  // namespace hydra::apps

@@ -32,6 +32,20 @@
 /// Error feedback: every rank encodes each chunk exactly once (n-1 chunks in
 /// reduce-scatter, its own in all-gather), so one residual value per element
 /// holds what its encoding dropped; it is added to the next contribution.
+///
+/// Robust ops (trimmed mean, median) cannot be summed along the ring, so the
+/// first (n-1)S messages are a direct exchange instead: at step s = m / S
+/// rank r sends segment j of chunk r+s+2, raw and unweighted, to its owner
+/// r+s+1, and receives segment j of its own chunk r+1 from rank r-s-1. Every
+/// message carries the sender's op, trim and weight (checked and recorded by
+/// the receiver); a rank with weight 0 sends no values. At step n-2 segment j
+/// of the owned chunk has arrived from every rank: the owner replaces it by
+/// the per-coordinate statistic over the ranks with weight > 0, and the
+/// all-gather above runs unchanged. Send m still needs only recv m-S, and
+/// rank r receives from r-s-1 exactly the messages with the indices that
+/// r-s-1 sends to r, so the window argument carries over: the rank with the
+/// lowest receive index can always be served. As every rank waits on every
+/// other here, a failure is passed on to all ranks, not just downstream.
 
 #include "comm/allreduce.hpp"
 
@@ -40,6 +54,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include "comm/internal/protocol.hpp"
 
@@ -47,6 +62,24 @@ namespace hydra::comm {
 
 using internal::header;
 using internal::ring_io;
+
+const char* to_string(reduce_op op) {
+  switch (op) {
+    case reduce_op::mean:
+      return "mean";
+    case reduce_op::trimmed_mean:
+      return "trimmed-mean";
+    case reduce_op::median:
+      return "median";
+  }
+  return "unknown";
+}
+
+std::optional<reduce_op> parse_reduce_op(std::string_view name) {
+  for (auto op : {reduce_op::mean, reduce_op::trimmed_mean, reduce_op::median})
+    if (name == to_string(op)) return op;
+  return std::nullopt;
+}
 
 namespace {
 
@@ -76,6 +109,11 @@ std::string bad_args(const link& l, std::size_t count, double weight, const allr
   if (l.size() > 65535) return "more than 65535 ranks";
   if (!std::isfinite(weight) || weight < 0) return "weight " + std::to_string(weight) + " is not >= 0";
   if (opt.timeout <= clock::duration::zero()) return "timeout must be positive";
+  if (opt.op != reduce_op::mean && opt.op != reduce_op::trimmed_mean && opt.op != reduce_op::median)
+    return "unknown reduce op " + std::to_string(static_cast<int>(opt.op));
+  if (opt.op != reduce_op::mean && opt.codec != kernels::codec_kind::none)
+    return "robust aggregation supports codec none only";
+  if (opt.trim < 0) return "trim " + std::to_string(opt.trim) + " is negative";
   if (opt.codec == kernels::codec_kind::topk && !(opt.topk_fraction > 0 && opt.topk_fraction <= 1))
     return "topk fraction " + std::to_string(opt.topk_fraction) + " is not in (0, 1]";
   const ring_layout lay(count, static_cast<std::size_t>(l.size()), opt.segment_bytes);
@@ -98,6 +136,76 @@ void weigh(std::span<float> data, double weight, error_feedback* ef) {
   }
 }
 
+/// The trim every rank of a group of n must agree on (before clamping to
+/// the contributing ranks); 0 for ops without one.
+std::uint32_t resolved_trim(const allreduce_options& opt, int n) {
+  if (opt.op != reduce_op::trimmed_mean) return 0;
+  if (opt.trim > 0) return static_cast<std::uint32_t>(opt.trim);
+  return n >= 3 ? static_cast<std::uint32_t>(std::max(1, (n - 1) / 3)) : 0;
+}
+
+/// A total order on floats for the order statistics: NaN above everything
+/// (so a rank's NaNs are trimmed like its other extreme values and the sort
+/// stays well-defined).
+inline bool before(float a, float b) { return a < b || (std::isnan(b) && !std::isnan(a)); }
+
+/// Order statistics are taken over blocks of this many coordinates: row q
+/// of a block holds the q-th contributing rank's values.
+constexpr std::size_t stat_block = 64;
+/// Up to this many contributing ranks a block is sorted by a min/max network
+/// across its coordinates (vectorised); beyond, coordinate by coordinate.
+constexpr std::size_t max_network_ranks = 32;
+
+/// Sorts each of the `width` columns of the c rows (stride stat_block) with
+/// odd-even transposition (c rounds sort c values). No NaN allowed.
+void sort_columns(float* v, std::size_t c, std::size_t width) {
+  for (std::size_t round = 0; round < c; ++round)
+    for (std::size_t q = round & 1; q + 1 < c; q += 2) {
+      float* __restrict a = v + q * stat_block;
+      float* __restrict b = a + stat_block;
+      for (std::size_t k = 0; k < width; ++k) {
+        const float x = a[k], y = b[k];
+        a[k] = y < x ? y : x;
+        b[k] = y < x ? x : y;
+      }
+    }
+}
+
+/// Sorts c values (NaN last).
+void sort_small(float* v, std::size_t c) {
+  if (c > 24) {
+    std::sort(v, v + c, before);
+    return;
+  }
+  for (std::size_t i = 1; i < c; ++i) {
+    const float x = v[i];
+    std::size_t k = i;
+    for (; k > 0 && before(x, v[k - 1]); --k) v[k] = v[k - 1];
+    v[k] = x;
+  }
+}
+
+/// x[i] = the statistic of column i of the sorted rows: the median, or the
+/// mean of rows [t, c - t) summed in ascending order.
+void column_statistic(const float* v, std::size_t c, std::size_t t, bool median, float* x, std::size_t width) {
+  if (median) {
+    const float* mid = v + (c / 2) * stat_block;
+    if (c % 2) {
+      std::memcpy(x, mid, width * sizeof(float));
+      return;
+    }
+    const float* lower = mid - stat_block;
+    for (std::size_t k = 0; k < width; ++k)
+      x[k] = static_cast<float>((static_cast<double>(lower[k]) + static_cast<double>(mid[k])) * 0.5);
+    return;
+  }
+  double sum[stat_block] = {};
+  for (std::size_t q = t; q < c - t; ++q)
+    for (std::size_t k = 0; k < width; ++k) sum[k] += v[q * stat_block + k];
+  const double kept = static_cast<double>(c - 2 * t);
+  for (std::size_t k = 0; k < width; ++k) x[k] = static_cast<float>(sum[k] / kept);
+}
+
 }  // namespace
 
 /// One run of the ring on one rank; see the top of this file.
@@ -112,6 +220,9 @@ struct ring_run {
   std::size_t rs_msgs = (lay.n - 1) * lay.segs;
   internal::outbox out{eng.out_};
   double total = 0;
+  bool robust = opt.op != reduce_op::mean;
+  std::uint32_t trim = resolved_trim(opt, n);
+  std::vector<const float*> contributors{};
 
   int right() const { return (r + 1) % n; }
   int left() const { return (r + n - 1) % n; }
@@ -124,6 +235,7 @@ struct ring_run {
 
   header want(std::size_t m) const {
     header h;
+    if (robust && m < rs_msgs) h.kind = internal::op::robust_exchange;
     h.codec = static_cast<std::uint8_t>(opt.codec);
     h.seq = static_cast<std::uint32_t>(m);
     h.param = static_cast<std::uint32_t>(lay.seg);
@@ -145,7 +257,7 @@ struct ring_run {
 
   status send(std::size_t m) {
     const std::size_t j = m % lay.segs;
-    if (m < rs_msgs) return send_partial(m, m / lay.segs, j);
+    if (m < rs_msgs) return robust ? send_exchange(m, m / lay.segs, j) : send_partial(m, m / lay.segs, j);
     if (m < rs_msgs + lay.segs) return send_owned(m, j);
     internal::set_seq(eng.held_[j], static_cast<std::uint32_t>(m));
     return io.send(right(), eng.held_[j]);
@@ -153,7 +265,7 @@ struct ring_run {
 
   status recv(std::size_t m) {
     const std::size_t j = m % lay.segs;
-    if (m < rs_msgs) return recv_partial(m, m / lay.segs, j);
+    if (m < rs_msgs) return robust ? recv_exchange(m, m / lay.segs, j) : recv_partial(m, m / lay.segs, j);
     const std::size_t s = (m - rs_msgs) / lay.segs;
     auto& buf = eng.held_[j];
     auto h = io.recv(left(), buf, want(m));
@@ -243,6 +355,95 @@ struct ring_run {
     return {};
   }
 
+  // Robust exchange step s: segment j of chunk r+s+2, raw, to its owner r+s+1.
+  status send_exchange(std::size_t m, std::size_t s, std::size_t j) {
+    const int to = static_cast<int>(chunk(static_cast<int>(s) + 1));
+    auto x = segment(chunk(static_cast<int>(s) + 2), j);
+    header h = want(m);
+    h.nweights = 1;
+    out.start(h);
+    const internal::robust_descriptor d{static_cast<std::uint32_t>(opt.op), trim,
+                                        eng.weights_[static_cast<std::size_t>(r)]};
+    std::memcpy(out.extend(sizeof d), &d, sizeof d);
+    if (d.weight == 0) return io.send(to, out.bytes());  // excluded anyway: no values
+    return io.send(to, out.bytes(), std::as_bytes(std::span<const float>(x)));
+  }
+
+  // Robust exchange step s: segment j of the owned chunk r+1, from rank r-s-1.
+  status recv_exchange(std::size_t m, std::size_t s, std::size_t j) {
+    const int from = static_cast<int>(chunk(-1 - static_cast<int>(s)));
+    auto h = io.recv(from, eng.in_, want(m));
+    if (!h) return h.err();
+    internal::robust_descriptor d;
+    if (h->nweights != 1 || eng.in_.size() < sizeof(header) + sizeof d)
+      return io.fail(from, errc::invalid_input, "robust exchange message without its descriptor");
+    std::memcpy(&d, eng.in_.data() + sizeof(header), sizeof d);
+    if (d.reduce_op != static_cast<std::uint32_t>(opt.op) || d.trim != trim)
+      return io.fail(from, errc::invalid_input,
+                     "rank " + std::to_string(from) + " reduces with " +
+                         (d.reduce_op <= 2 ? to_string(static_cast<reduce_op>(d.reduce_op)) : "an unknown op") +
+                         " trim " + std::to_string(d.trim) + ", this rank with " + to_string(opt.op) + " trim " +
+                         std::to_string(trim) + ": all ranks must pass the same reduce op and trim");
+    double& w = eng.weights_[static_cast<std::size_t>(from)];
+    if (!std::isfinite(d.weight) || d.weight < 0 || (j > 0 && d.weight != w))
+      return io.fail(from, errc::invalid_input, "bad weight from rank " + std::to_string(from));
+    w = d.weight;
+    const std::size_t c = chunk(1), len = lay.len(c), b = std::min(j * lay.seg, len), e = std::min(b + lay.seg, len);
+    const std::size_t bytes = w > 0 ? (e - b) * sizeof(float) : 0;
+    if (eng.in_.size() != sizeof(header) + sizeof d + bytes)
+      return io.fail(from, errc::invalid_input,
+                     "robust exchange message from rank " + std::to_string(from) + " has " +
+                         std::to_string(eng.in_.size() - sizeof(header) - sizeof d) + " value bytes, expected " +
+                         std::to_string(bytes));
+    if (bytes)
+      std::memcpy(eng.columns_.data() + static_cast<std::size_t>(from) * len + b,
+                  eng.in_.data() + sizeof(header) + sizeof d, bytes);
+    if (s + 2 == lay.n) reduce_owned(j, len, b);
+    return {};
+  }
+
+  /// Segment j (at b in the owned chunk of length len) has arrived from
+  /// every rank: replace it by the statistic over the ranks with weight.
+  void reduce_owned(std::size_t j, std::size_t len, std::size_t b) {
+    auto x = segment(chunk(1), j);
+    if (total == 0)
+      for (double w : eng.weights_) total += w;  // rank order: the same sum on every rank
+    contributors.clear();
+    for (int p = 0; p < n; ++p)
+      if (eng.weights_[static_cast<std::size_t>(p)] > 0)
+        contributors.push_back(p == r ? x.data() : eng.columns_.data() + static_cast<std::size_t>(p) * len + b);
+    const std::size_t c = contributors.size();
+    if (c == 0) {
+      std::fill(x.begin(), x.end(), 0.0f);
+      return;
+    }
+    // Keep c - 2t >= 1 values.
+    const std::size_t t = opt.op == reduce_op::trimmed_mean ? std::min<std::size_t>(trim, (c - 1) / 2) : 0;
+    const bool median = opt.op == reduce_op::median;
+    const float* const* col = contributors.data();
+    float* v = eng.sort_.data();  // c rows of stat_block
+    for (std::size_t i0 = 0; i0 < x.size(); i0 += stat_block) {
+      const std::size_t width = std::min(stat_block, x.size() - i0);
+      bool nan = false;
+      for (std::size_t q = 0; q < c; ++q) {
+        float* row = v + q * stat_block;
+        std::memcpy(row, col[q] + i0, width * sizeof(float));
+        for (std::size_t k = 0; k < width; ++k) nan |= row[k] != row[k];
+      }
+      if (c <= max_network_ranks && !nan) {
+        sort_columns(v, c, width);
+      } else {  // column by column, in the scratch row after the block
+        float* tmp = v + c * stat_block;
+        for (std::size_t k = 0; k < width; ++k) {
+          for (std::size_t q = 0; q < c; ++q) tmp[q] = v[q * stat_block + k];
+          sort_small(tmp, c);
+          for (std::size_t q = 0; q < c; ++q) v[q * stat_block + k] = tmp[q];
+        }
+      }
+      column_statistic(v, c, t, median, x.data() + i0, width);
+    }
+  }
+
   /// The owned chunk's sum becomes the mean (0 when no rank has weight).
   void finish(std::span<float> x) {
     if (total == 0)
@@ -257,17 +458,25 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
   failed_rank_ = -1;
   env& e = opt.env ? *opt.env : default_env();
   const int n = l.size(), r = l.rank();
+  const bool robust = opt.op != reduce_op::mean;
   if (auto why = bad_args(l, data.size(), weight, opt); !why.empty()) {
     if (n < 2 || r < 0 || r >= n) return make_error(errc::invalid_input, "allreduce: " + why);
-    // Tell the ring, so the others stop now instead of at their deadline.
+    // Tell the ring (or, for robust ops, everyone), so the others stop now
+    // instead of at their deadline.
     failed_rank_ = r;
-    return ring_io(l, e, opt.timeout, "allreduce", (r + 1) % n).fail(r, errc::invalid_input, why);
+    return ring_io(l, e, opt.timeout, "allreduce", robust ? internal::all_peers : (r + 1) % n)
+        .fail(r, errc::invalid_input, why);
   }
   if (ef && ef->residual.size() != data.size()) ef->residual.assign(data.size(), 0.0f);
+  if (robust && ef && weight > 0) {
+    // Residuals are in weighted-sum units; the robust ops take raw values.
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<float>(data[i] + ef->residual[i] / weight);
+    std::fill(ef->residual.begin(), ef->residual.end(), 0.0f);
+  }
   if (n == 1) {
     if (weight == 0)
       std::fill(data.begin(), data.end(), 0.0f);
-    else if (ef) {
+    else if (ef && !robust) {
       for (std::size_t i = 0; i < data.size(); ++i)
         data[i] = static_cast<float>((data[i] * weight + ef->residual[i]) / weight);
       std::fill(ef->residual.begin(), ef->residual.end(), 0.0f);
@@ -278,9 +487,18 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
   if (held_.size() < lay.segs) held_.resize(lay.segs);
   weights_.assign(static_cast<std::size_t>(n), 0.0);
   weights_[static_cast<std::size_t>(r)] = weight;
-  weigh(data, weight, ef);
-  ring_io io(l, e, opt.timeout, "allreduce", (r + 1) % n);
-  ring_run run{*this, io, opt, lay, data, ef, r, n};
+  if (robust) {
+    // Grow only: every value read is written first.
+    const std::size_t cols = static_cast<std::size_t>(n) * lay.len(static_cast<std::size_t>((r + 1) % n));
+    if (columns_.size() < cols) columns_.resize(cols);
+    // n rows of a block of coordinates and one for sorting a column (n <= stat_block or not).
+    const std::size_t scratch = static_cast<std::size_t>(n) * stat_block + std::max<std::size_t>(n, stat_block);
+    if (sort_.size() < scratch) sort_.resize(scratch);
+  } else {
+    weigh(data, weight, ef);
+  }
+  ring_io io(l, e, opt.timeout, "allreduce", robust ? internal::all_peers : (r + 1) % n);
+  ring_run run{*this, io, opt, lay, data, robust ? nullptr : ef, r, n};
   if (auto st = run.run(); !st) {
     failed_rank_ = io.failed_rank();
     return st.err();

@@ -14,7 +14,9 @@
 /// On error `data` holds partial results: keep a copy if the round is redone.
 
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "comm/link.hpp"
@@ -23,6 +25,19 @@
 #include "kernels/codec.hpp"
 
 namespace hydra::comm {
+
+/// How the ranks' vectors are combined.
+/// - mean: the sample-weighted mean (ring reduce-scatter + all-gather).
+/// - trimmed_mean, median: Byzantine-robust, per coordinate over the vectors
+///   of the ranks with weight > 0, each counting once (unweighted), so a
+///   minority of poisoned vectors cannot pull the result outside the range
+///   of the others' values. Direct exchange to each chunk's owner, then the
+///   ring's all-gather; codec none only.
+enum class reduce_op { mean, trimmed_mean, median };
+
+/// "mean", "trimmed-mean", "median".
+const char* to_string(reduce_op op);
+std::optional<reduce_op> parse_reduce_op(std::string_view name);
 
 struct allreduce_options {
   /// Pipelining chunk, in bytes of fp32 data before compression.
@@ -35,6 +50,12 @@ struct allreduce_options {
   /// topk: share of each segment's values sent, in (0, 1] (at least one
   /// value per non-empty segment).
   double topk_fraction = 0.01;
+  reduce_op op = reduce_op::mean;
+  /// trimmed_mean: ranks' values dropped at each end per coordinate (0 =
+  /// auto: floor((n-1)/3) for a group of n, but at least 1 when n >= 3),
+  /// clamped per call so that at least one contributing value remains.
+  /// Must be >= 0; ignored by the other ops.
+  int trim = 0;
   /// Time source for the deadlines; nullptr = default_env().
   hydra::env* env = nullptr;
 };
@@ -66,6 +87,18 @@ class allreduce_engine {
   /// dropped (all zeros for codec none). A group of one sends nothing and
   /// returns total_weight = weight. Errors: invalid_input (bad
   /// arguments, or ranks disagreeing on size/options), deadline, unavailable.
+  ///
+  /// With opt.op = trimmed_mean or median every rank instead ends with, per
+  /// coordinate, that statistic of the values of the ranks with weight > 0
+  /// (each rank once, whatever its weight; 0 if no rank has weight), also
+  /// bit-identical on all ranks; total_weight is still the sum of the
+  /// weights. Median of an even count: the mean of the two middle values.
+  /// NaN ranks above every number, so a rank's NaNs are trimmed like its
+  /// other extreme values. Only codec none (else invalid_input); `ef`'s
+  /// residual, if weight > 0, is folded into this rank's values (divided by
+  /// the weight) and zeroed. Ranks disagreeing on op or trim get an error,
+  /// not a hang (invalid_input among robust ops; with mean ranks mixed in,
+  /// some may only see their deadline).
   result<allreduce_result> run(link& l, std::span<float> data, double weight, const allreduce_options& opt,
                                error_feedback* ef = nullptr);
 
@@ -85,6 +118,8 @@ class allreduce_engine {
   std::vector<std::vector<std::byte>> held_;  // all-gather messages kept to forward
   std::vector<float> decoded_;
   std::vector<double> weights_;
+  std::vector<float> columns_;  // robust ops: the owned chunk's values from every rank
+  std::vector<float> sort_;     // robust ops: a block of coordinates' contributing values
   int failed_rank_ = -1;
 };
 

@@ -50,6 +50,13 @@ struct Message {
     ctlRequest @8 :CtlRequest;
     ctlReply @9 :CtlReply;
     linkHello @10 :LinkHello;
+    ledgerHeads @11 :LedgerHeads;
+    ledgerEntries @12 :LedgerEntries;
+    ledgerAck @13 :LedgerAck;
+    contribute @14 :Contribute;
+    contributeReply @15 :ContributeReply;
+    scoreRequest @16 :ScoreRequest;
+    scoreReply @17 :ScoreReply;
   }
 }
 
@@ -128,4 +135,74 @@ struct LinkHello {
 
 struct LinkChunk {
   data @0 :Data;
+}
+
+# ---- Ledger replication (anti-entropy) ----------------------------------------
+# A ledger entry travels as its canonical encoding (ledger/entry.hpp), which
+# carries its author's own Ed25519 signature: a replica checks that, not the
+# envelope, before it stores an entry.
+
+struct LedgerHead {
+  author @0 :Data;           # 32-byte author key
+  seq @1 :UInt64;            # the author's last seq this replica holds
+  hash @2 :Data;             # BLAKE2b-256 of that entry
+}
+
+# "Here is what I hold." The receiver answers with LedgerEntries holding
+# what the sender lacks and, when it lacks something itself, with its own
+# heads (reply = true, which is never answered with heads again).
+struct LedgerHeads {
+  heads @0 :List(LedgerHead);
+  reply @1 :Bool;
+}
+
+struct LedgerEntries {
+  requestId @0 :UInt64;      # non-zero: the sender wants a LedgerAck once stored
+  entries @1 :List(Data);    # canonical encodings, appendable in list order
+}
+
+struct LedgerAck {
+  requestId @0 :UInt64;
+  stored @1 :UInt32;         # entries of the request now durable (fsync'd) here
+}
+
+# ---- Data contributions ------------------------------------------------------
+# A contributor's frame is sealed with the contributor's own key: the
+# envelope's key is who gets credited.
+
+struct ContributionFile {
+  name @0 :Text;             # relative name ("3/a.pgm", "data.csv", ...)
+  data @1 :Data;
+}
+
+struct Contribute {
+  requestId @0 :UInt64;
+  format @1 :Text;           # "idx", "csv" or "pgm"
+  files @2 :List(ContributionFile);
+  wait @3 :Bool;             # answer after the quorum decided (else after validation)
+}
+
+struct ContributeReply {
+  requestId @0 :UInt64;
+  ok @1 :Bool;
+  json @2 :Text;             # verdict: contribution id, samples, accepted, score, reason
+}
+
+# A collector asks a scorer to measure a validated contribution.
+struct ScoreRequest {
+  requestId @0 :UInt64;
+  contribution @1 :Text;     # contribution id (hex)
+  contributor @2 :Data;      # 32-byte contributor key
+  rows @3 :UInt32;
+  cols @4 :UInt32;
+  images @5 :Data;           # rows*cols uint8 pixels per sample
+  labels @6 :Data;           # one byte per sample
+}
+
+struct ScoreReply {
+  requestId @0 :UInt64;
+  contribution @1 :Text;
+  ok @2 :Bool;               # false: not scored (reason says why; retry later if "not ready")
+  entry @3 :Data;            # the scorer's signed `score` ledger entry
+  reason @4 :Text;
 }

@@ -158,7 +158,12 @@ result<identity> identity_from_secret(const secret_key& sk) {
 
 result<identity> load_or_create_identity(const std::string& dir) {
   if (auto s = ensure_dir(dir); !s) return s.err();
-  const std::string path = dir + "/identity.key";
+  return load_or_create_key_file(dir + "/identity.key");
+}
+
+result<identity> load_or_create_key_file(const std::string& path) {
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
   for (int attempt = 0; attempt < 2; ++attempt) {
     fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
     if (f.fd >= 0) return read_key_file(path, f.fd);

@@ -48,6 +48,10 @@ result<identity> identity_from_secret(const secret_key& sk);
 /// by group or others; errc::io when the OS refuses.
 result<identity> load_or_create_identity(const std::string& dir);
 
+/// The same for one key file at `path` (its folder must exist), e.g. a
+/// contributor's `--as KEYFILE`.
+result<identity> load_or_create_key_file(const std::string& path);
+
 /// Ed25519 detached signature of `message`. Thread-safe.
 signature sign(const identity& self, std::span<const std::uint8_t> message);
 

@@ -53,14 +53,17 @@ error ring_io::fail_from(int origin, int suspect, errc code, const std::string& 
   failed_rank_ = suspect;
   // Best effort: the rank downstream is waiting on us; tell it instead of
   // letting it run into its own deadline. It stops forwarding at the origin.
-  if (downstream_ >= 0 && downstream_ != origin && downstream_ != l_.rank()) {
-    header h;
-    h.kind = op::abort;
-    h.seq = static_cast<std::uint32_t>(origin);
-    h.param = static_cast<std::uint32_t>(code);
-    h.count = static_cast<std::uint64_t>(suspect);
-    std::byte msg[sizeof h];
-    std::memcpy(msg, &h, sizeof h);
+  header h;
+  h.kind = op::abort;
+  h.seq = static_cast<std::uint32_t>(origin);
+  h.param = static_cast<std::uint32_t>(code);
+  h.count = static_cast<std::uint64_t>(suspect);
+  std::byte msg[sizeof h];
+  std::memcpy(msg, &h, sizeof h);
+  if (downstream_ == all_peers) {
+    for (int p = 0; p < l_.size(); ++p)
+      if (p != origin && p != l_.rank()) (void)l_.send(p, msg);
+  } else if (downstream_ >= 0 && downstream_ != origin && downstream_ != l_.rank()) {
     (void)l_.send(downstream_, msg);
   }
   return make_error(code, std::string(what_) + ": rank " + std::to_string(l_.rank()) + ": " + why);

@@ -10,6 +10,11 @@
 ///   count = elements; reduce-scatter messages then carry `nweights` doubles
 ///   (the sample weights the sender knows), then the encoded segment.
 /// broadcast: seq = segment index, param = bytes per segment, count = bytes.
+/// robust_exchange (the first phase of a trimmed-mean or median all-reduce,
+///   from every rank to every other): seq, param, count as allreduce,
+///   nweights = 1; the payload is a 16-byte `robust_descriptor` (reduce op,
+///   trim, the sender's weight), then the raw fp32 segment (none if the
+///   weight is 0). Its all-gather phase sends allreduce messages.
 /// abort: seq = origin rank, param = errc, count = suspect rank; no payload.
 
 #include <algorithm>
@@ -27,7 +32,7 @@ namespace hydra::comm::internal {
 
 inline constexpr std::uint32_t header_magic = 0x31435948;  // "HYC1"
 
-enum class op : std::uint8_t { allreduce = 1, broadcast = 2, abort = 3 };
+enum class op : std::uint8_t { allreduce = 1, broadcast = 2, abort = 3, robust_exchange = 4 };
 
 struct header {
   std::uint32_t magic = header_magic;
@@ -39,6 +44,19 @@ struct header {
   std::uint64_t count = 0;
 };
 static_assert(sizeof(header) == 24);
+
+/// After the header of a robust_exchange message: what the receiver checks
+/// against its own options, and the sender's sample weight.
+struct robust_descriptor {
+  std::uint32_t reduce_op = 0;  ///< comm::reduce_op
+  std::uint32_t trim = 0;       ///< resolved trim (trimmed mean), 0 for median
+  double weight = 0;
+};
+static_assert(sizeof(robust_descriptor) == 16);
+
+/// ring_io downstream value: pass a failure on to every other rank (for
+/// collectives in which every rank waits on every other).
+inline constexpr int all_peers = -2;
 
 /// A message under construction in a buffer that only ever grows, so
 /// building one neither allocates nor zero-fills in steady state (a
@@ -77,7 +95,8 @@ inline void set_seq(std::vector<std::byte>& buf, std::uint32_t seq) {
 class ring_io {
  public:
   /// `what` names the collective in errors; failures are passed on to
-  /// `downstream` (-1: nobody), the rank that waits on this one.
+  /// `downstream` (-1: nobody; all_peers: every rank but this one and the
+  /// failure's origin), the rank that waits on this one.
   ring_io(link& l, env& e, clock::duration timeout, const char* what, int downstream)
       : l_(l), env_(e), timeout_(timeout), what_(what), downstream_(downstream) {}
 

@@ -1,0 +1,100 @@
+#pragma once
+/// A node's ledger replica and its replication (runs on the node actor).
+///
+/// Storage: STATE/ledger.log (ledger/log.hpp: one fsync per append, torn
+/// tail cut on open) folded into a ledger_state (ledger/chain.hpp: every
+/// entry's signature and chain checked, so forged, altered, replayed,
+/// reordered and duplicated entries are rejected with a reason).
+///
+/// Replication, two ways:
+/// - push: an entry this node authors is fsync'd here, then sent to every
+///   live peer, which stores it (fsync) and acks. The entry counts as
+///   acknowledged once it is durable on min(replicas, 1 + live peers) nodes
+///   (replicas = 3 by default).
+/// - anti-entropy: every second the node sends its heads (last seq and hash
+///   per author) to one random live peer; the peer answers with what we lack
+///   and, when it lacks something itself, with its own heads, which we answer
+///   the same way. Replicas that were down or partitioned converge.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "actors/services.hpp"
+#include "common/rng.hpp"
+#include "ledger/chain.hpp"
+#include "ledger/log.hpp"
+#include "wire/hydra.capnp.h"
+
+namespace hydra::actors {
+
+class ledger_sync {
+ public:
+  /// Called once an authored entry is acknowledged (true, replicas holding
+  /// it) or its wait timed out (false, replicas that acked so far).
+  using ack_callback = std::function<void(bool acknowledged, int replicas)>;
+
+  /// Opens (or creates) DIR/ledger.log; errors name the file.
+  static result<std::unique_ptr<ledger_sync>> open(const std::string& dir, const wire::identity& me,
+                                                   service_host host, int replicas = 3);
+
+  /// Signs a new entry of ours, stores it (fsync) and pushes it to the live
+  /// peers. `done` (optional) hears when it is acknowledged.
+  result<ledger::entry> author(ledger::kind k, const std::string& subject, std::int64_t amount,
+                               const std::string& payload, ack_callback done = {});
+
+  /// Stores an entry from elsewhere (a scorer's attestation handed to us, an
+  /// entry a peer pushed). Already present counts as success.
+  status accept(const ledger::entry& e);
+
+  void on_heads(conn_id conn, LedgerHeads::Reader r);
+  void on_entries(conn_id conn, const node_id& from, LedgerEntries::Reader r);
+  void on_ack(const node_id& from, LedgerAck::Reader r);
+  /// Anti-entropy round and ack timeouts; call about once a second or more.
+  void tick();
+
+  /// Called with every entry stored from now on (ours and others').
+  void set_on_stored(std::function<void(const ledger::entry&)> f) { on_stored_ = std::move(f); }
+
+  const ledger::ledger_state& state() const { return state_; }
+  std::uint64_t rejected() const { return rejected_; }
+  /// {"entries": n, "authors": n, "heads": {author hex: seq}, "rejected": n}
+  std::string summary_json() const;
+  /// {subject: credits}
+  std::string balances_json() const;
+
+ private:
+  ledger_sync(ledger::ledger_log log, ledger::ledger_state st, const wire::identity& me, service_host host,
+              int replicas);
+  void send_heads(conn_id conn, bool reply);
+  void send_heads_to(const std::string& address);
+  void fill_heads(LedgerHeads::Builder b, bool reply) const;
+  status store(const ledger::entry& e);  // state check, then log (fsync)
+
+  struct pending {
+    std::set<node_id> acked;
+    double since = 0;
+    ack_callback done;
+  };
+
+  ledger::ledger_log log_;
+  ledger::ledger_state state_;
+  wire::identity me_;
+  service_host host_;
+  int replicas_;
+  std::map<std::uint64_t, pending> pending_;
+  std::uint64_t next_request_ = 1;
+  std::uint64_t rejected_ = 0;
+  double last_round_ = -1e9;
+  rng random_{7};
+  std::function<void(const ledger::entry&)> on_stored_;
+};
+
+/// Ledger entries in the `LedgerEntries` list of `r`, decoded; undecodable
+/// ones are skipped and counted in `bad`.
+std::vector<ledger::entry> decode_entries(LedgerEntries::Reader r, std::size_t& bad);
+
+}  // namespace hydra::actors

@@ -1,0 +1,597 @@
+// Byzantine-robust all-reduce (reduce_op::trimmed_mean, reduce_op::median):
+// exact order statistics over the ranks with weight, bit-identical on every
+// rank; a poisoned minority cannot leave the honest range (while the mean
+// is dragged away); deaths and disagreements end in errors, never hangs.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "comm/allreduce.hpp"
+#include "comm/internal/test_ranks.hpp"
+
+namespace hydra::comm {
+namespace {
+
+using death = inproc_faults::death;
+using testing::expect_identical;
+using testing::rank_input;
+using testing::run_ranks;
+using testing::seconds_since;
+
+using inputs = std::vector<std::vector<float>>;
+
+allreduce_options robust(reduce_op op, std::size_t segment_bytes = 1 << 20, int trim = 0) {
+  allreduce_options opt;
+  opt.op = op;
+  opt.segment_bytes = segment_bytes;
+  opt.trim = trim;
+  return opt;
+}
+
+inputs make_inputs(int n, std::size_t count) {
+  inputs x;
+  for (int r = 0; r < n; ++r) x.push_back(rank_input(r, count));
+  return x;
+}
+
+/// The statistic computed independently of the engine: per coordinate, the
+/// values of the ranks with weight > 0, sorted (NaN last), trimmed, and
+/// averaged in double in ascending order (as the engine does, so results
+/// match bit for bit).
+std::vector<float> reference(reduce_op op, const inputs& x, const std::vector<double>& w, int trim = 0) {
+  const int n = static_cast<int>(x.size());
+  const std::size_t count = x.empty() ? 0 : x[0].size();
+  std::size_t t = 0;
+  if (op == reduce_op::trimmed_mean)
+    t = trim > 0 ? static_cast<std::size_t>(trim) : n >= 3 ? std::max(1, (n - 1) / 3) : 0;
+  std::vector<float> out(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::vector<float> v;
+    for (int r = 0; r < n; ++r)
+      if (w[static_cast<std::size_t>(r)] > 0) v.push_back(x[static_cast<std::size_t>(r)][i]);
+    if (v.empty()) continue;
+    std::sort(v.begin(), v.end(), [](float a, float b) { return a < b || (std::isnan(b) && !std::isnan(a)); });
+    const std::size_t c = v.size();
+    if (op == reduce_op::median) {
+      out[i] = c % 2 ? v[c / 2] : static_cast<float>((static_cast<double>(v[c / 2 - 1]) + v[c / 2]) / 2);
+    } else {
+      const std::size_t tt = std::min(t, (c - 1) / 2);
+      double s = 0;
+      for (std::size_t q = tt; q < c - tt; ++q) s += v[q];
+      out[i] = static_cast<float>(s / static_cast<double>(c - 2 * tt));
+    }
+  }
+  return out;
+}
+
+struct outcome {
+  std::vector<float> data;
+  allreduce_result res;
+  bool ok = false;
+  errc code = errc::internal;
+  std::string message;
+  int blamed = -1;
+  double seconds = 0;
+};
+
+/// One all-reduce of `x` (rank r's data x[r], weight w[r], options opt[r]).
+std::vector<outcome> run_each(const inputs& x, const std::vector<double>& w, const std::vector<allreduce_options>& opt,
+                              std::shared_ptr<inproc_faults> faults = nullptr) {
+  const int n = static_cast<int>(x.size());
+  std::vector<outcome> out(static_cast<std::size_t>(n));
+  run_ranks(
+      n,
+      [&](int r, link& l) {
+        auto& o = out[static_cast<std::size_t>(r)];
+        o.data = x[static_cast<std::size_t>(r)];
+        allreduce_engine e;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto got = e.run(l, o.data, w[static_cast<std::size_t>(r)], opt[static_cast<std::size_t>(r)]);
+        o.seconds = seconds_since(t0);
+        o.ok = got.ok();
+        if (got)
+          o.res = *got;
+        else {
+          o.code = got.err().code;
+          o.message = got.err().message;
+        }
+        o.blamed = e.failed_rank();
+      },
+      std::move(faults));
+  return out;
+}
+
+std::vector<outcome> run_all(const inputs& x, const std::vector<double>& w, const allreduce_options& opt) {
+  return run_each(x, w, std::vector<allreduce_options>(x.size(), opt));
+}
+
+/// Every rank succeeded with the same bytes; returns rank 0's data.
+std::vector<float> agreed(const std::vector<outcome>& out) {
+  inputs data;
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    EXPECT_TRUE(out[r].ok) << "rank " << r << ": " << out[r].message;
+    data.push_back(out[r].data);
+  }
+  expect_identical(data);
+  return data[0];
+}
+
+/// Exactly the reference's values (-0 and +0 are the same value: which one
+/// a sort puts first is not specified).
+void expect_exact(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    ASSERT_TRUE(got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])))
+        << "at " << i << " of " << got.size() << ": " << got[i] << " vs " << want[i];
+}
+
+double sum(const std::vector<double>& w) {
+  double s = 0;
+  for (double v : w) s += v;
+  return s;
+}
+
+// ---- exact results -----------------------------------------------------------
+
+// op x world size x element count x small segments.
+using shape = std::tuple<reduce_op, int, std::size_t, bool>;
+
+class RobustAllreduce : public ::testing::TestWithParam<shape> {};
+
+TEST_P(RobustAllreduce, ExactStatisticBitIdenticalOnEveryRank) {
+  const auto [op, n, count, small] = GetParam();
+  const auto x = make_inputs(n, count);
+  const auto w = testing::default_weights(n);
+  const auto out = run_all(x, w, robust(op, small ? 12 : 1 << 20));  // 12 bytes: 3 floats per segment
+  const auto got = agreed(out);
+  expect_exact(got, reference(op, x, w));
+  for (const auto& o : out) EXPECT_DOUBLE_EQ(o.res.total_weight, sum(w));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, RobustAllreduce,
+                         ::testing::Combine(::testing::Values(reduce_op::trimmed_mean, reduce_op::median),
+                                            ::testing::Values(1, 2, 3, 4, 5, 7),
+                                            ::testing::Values(std::size_t{0}, std::size_t{1}, std::size_t{3},
+                                                              std::size_t{7}, std::size_t{1000}, std::size_t{4099}),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<shape>& p) {
+                           return std::string(std::get<0>(p.param) == reduce_op::median ? "Median" : "TrimmedMean") +
+                                  "World" + std::to_string(std::get<1>(p.param)) + "Count" +
+                                  std::to_string(std::get<2>(p.param)) +
+                                  (std::get<3>(p.param) ? "SmallSegments" : "LargeSegments");
+                         });
+
+TEST(RobustAllreduceOps, ManyRanksAndNonFiniteValues) {
+  // Past 32 contributing ranks, and with NaN / inf in some blocks, the
+  // engine sorts coordinate by coordinate instead of with its network.
+  for (int n : {33, 40}) {
+    SCOPED_TRACE("world " + std::to_string(n));
+    auto x = make_inputs(n, 777);
+    x[5][3] = std::numeric_limits<float>::quiet_NaN();
+    x[7][500] = std::numeric_limits<float>::infinity();
+    x[9][500] = -std::numeric_limits<float>::infinity();
+    auto w = testing::default_weights(n);
+    w[11] = 0;
+    for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+      const auto got = agreed(run_all(x, w, robust(op, 1000)));
+      expect_exact(got, reference(op, x, w));
+      EXPECT_FALSE(std::isnan(got[3]));
+    }
+  }
+}
+
+TEST(RobustAllreduceOps, TrimmedMeanOfFiveDropsOneAtEachEnd) {
+  // Hand-checked: per coordinate the values 1..5 in some rank order.
+  const inputs x{{5, 1, 3}, {1, 2, 5}, {4, 3, 1}, {2, 5, 4}, {3, 4, 2}};
+  const std::vector<double> w(5, 1.0);
+  const auto t = agreed(run_all(x, w, robust(reduce_op::trimmed_mean)));
+  EXPECT_EQ(t, (std::vector<float>{3, 3, 3}));
+  // With rank 0 at 100 everywhere: (2+3+4)/3, (3+4+5)/3 and (2+4+5)/3 -> the
+  // values of ranks 1..4 without their lowest and the 100.
+  inputs y = x;
+  y[0] = {100, 100, 100};
+  const auto u = agreed(run_all(y, w, robust(reduce_op::trimmed_mean)));
+  EXPECT_EQ(u, (std::vector<float>{3, 4, static_cast<float>(11.0 / 3)}));
+  const auto m = agreed(run_all(y, std::vector<double>(5, 1.0), robust(reduce_op::median)));
+  EXPECT_EQ(m, (std::vector<float>{3, 4, 4}));
+}
+
+TEST(RobustAllreduceOps, MedianOfAnEvenCountIsTheMeanOfTheMiddleTwo) {
+  const inputs x{{1, -4}, {10, 0}, {2, -1}, {7, 8}};
+  EXPECT_EQ(agreed(run_all(x, std::vector<double>(4, 1.0), robust(reduce_op::median))),
+            (std::vector<float>{4.5f, -0.5f}));
+}
+
+TEST(RobustAllreduceOps, ExplicitTrimIsClampedToLeaveOneValue) {
+  const int n = 7;
+  const auto x = make_inputs(n, 1001);
+  const auto w = testing::default_weights(n);
+  const auto median = agreed(run_all(x, w, robust(reduce_op::median, 400)));
+  for (int trim : {1, 2, 3, 10}) {
+    SCOPED_TRACE("trim " + std::to_string(trim));
+    const auto got = agreed(run_all(x, w, robust(reduce_op::trimmed_mean, 400, trim)));
+    expect_exact(got, reference(reduce_op::trimmed_mean, x, w, trim));
+    if (trim >= 3) expect_exact(got, median);  // 7 - 2*3 = 1 value left: the median
+  }
+  // auto trim for 7 ranks is 2.
+  expect_exact(agreed(run_all(x, w, robust(reduce_op::trimmed_mean, 400))),
+               reference(reduce_op::trimmed_mean, x, w, 2));
+}
+
+TEST(RobustAllreduceOps, AutoTrimAndExplicitTrimThatAgreeWork) {
+  // 0 (auto) resolves to 1 for 4 ranks: ranks passing 0 and 1 agree.
+  const auto x = make_inputs(4, 300);
+  const std::vector<double> w(4, 1.0);
+  std::vector<allreduce_options> opt(4, robust(reduce_op::trimmed_mean, 100));
+  opt[2].trim = 1;
+  const auto got = agreed(run_each(x, w, opt));
+  expect_exact(got, reference(reduce_op::trimmed_mean, x, w, 1));
+}
+
+// ---- weights -----------------------------------------------------------------
+
+TEST(RobustAllreduceWeights, ZeroWeightRanksAreExcluded) {
+  const int n = 5;
+  auto x = make_inputs(n, 999);
+  for (float& v : x[1]) v = 1e30f;  // would win any order statistic it took part in
+  for (float& v : x[3]) v = -1e30f;
+  const std::vector<double> w{2.0, 0.0, 5.0, 0.0, 1.0};
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+    SCOPED_TRACE(to_string(op));
+    const auto out = run_all(x, w, robust(op, 40));
+    const auto got = agreed(out);
+    const inputs honest{x[0], x[2], x[4]};
+    // Over the 3 ranks with weight, both ops are the median of 3 (auto trim
+    // of the group of 5 is 1, clamped to 1).
+    expect_exact(got, reference(op, honest, {1, 1, 1}, 1));
+    expect_exact(got, reference(op, x, w));
+    for (const auto& o : out) EXPECT_DOUBLE_EQ(o.res.total_weight, 8.0);
+  }
+}
+
+TEST(RobustAllreduceWeights, AllZeroWeightsGiveZeros) {
+  const auto x = make_inputs(3, 100);
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+    const auto out = run_all(x, {0.0, 0.0, 0.0}, robust(op));
+    for (float v : agreed(out)) ASSERT_EQ(v, 0.0f);
+    EXPECT_EQ(out[0].res.total_weight, 0.0);
+  }
+  // A group of one too.
+  auto links = make_inproc_group(1);
+  std::vector<float> y(5, 3.0f);
+  auto got = ring_allreduce(*links[0], y, 0.0, robust(reduce_op::median));
+  ASSERT_TRUE(got);
+  for (float v : y) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(RobustAllreduceWeights, OneContributorGivesItsOwnValues) {
+  const auto x = make_inputs(4, 501);
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median})
+    expect_exact(agreed(run_all(x, {0.0, 0.0, 2.5, 0.0}, robust(op, 64))), x[2]);
+}
+
+TEST(RobustAllreduceWeights, WeightsDoNotWeighTheStatistic) {
+  // Rank 0 has most samples but still counts once.
+  const inputs x{{0}, {1}, {2}};
+  EXPECT_EQ(agreed(run_all(x, {1000, 1, 1}, robust(reduce_op::median))), (std::vector<float>{1}));
+}
+
+TEST(RobustAllreduceWeights, ErrorFeedbackResidualIsFoldedIn) {
+  // Residuals are in weighted-sum units: rank r's values become x + res / w.
+  const int n = 3;
+  const auto x = make_inputs(n, 200);
+  const auto w = testing::default_weights(n);
+  inputs folded = x;
+  inputs data(n);
+  std::vector<std::vector<float>> residual(n);
+  run_ranks(n, [&](int r, link& l) {
+    const auto rr = static_cast<std::size_t>(r);
+    error_feedback ef;
+    ef.residual.assign(200, 0.5f * static_cast<float>(r + 1));
+    data[rr] = x[rr];
+    auto got = allreduce_engine().run(l, data[rr], w[rr], robust(reduce_op::median), &ef);
+    ASSERT_TRUE(got) << got.err().message;
+    residual[rr] = ef.residual;
+  });
+  for (int r = 0; r < n; ++r)
+    for (auto& v : folded[static_cast<std::size_t>(r)])
+      v = static_cast<float>(v + 0.5f * static_cast<float>(r + 1) / w[static_cast<std::size_t>(r)]);
+  expect_identical(data);
+  expect_exact(data[0], reference(reduce_op::median, folded, w));
+  for (const auto& res : residual)
+    for (float v : res) ASSERT_EQ(v, 0.0f);
+}
+
+// ---- Byzantine ranks -----------------------------------------------------------
+
+struct attack {
+  const char* name;
+  std::function<float(float)> poison;
+};
+
+const attack attacks[] = {
+    {"ScaleMinus10", [](float v) { return -10.0f * v; }},
+    {"Scale1e6", [](float v) { return 1e6f * v; }},
+    {"SignFlip", [](float v) { return -v; }},
+    {"Huge", [](float) { return 3e38f; }},
+    {"Inf", [](float) { return -std::numeric_limits<float>::infinity(); }},
+    {"NaN", [](float) { return std::numeric_limits<float>::quiet_NaN(); }},
+};
+
+// attack index x attacker rank.
+class ByzantineRank : public ::testing::TestWithParam<std::tuple<int, int>> {};
+
+TEST_P(ByzantineRank, RobustOpsStayWithinTheHonestRangeWhileTheMeanDoesNot) {
+  const auto [a, attacker] = GetParam();
+  const attack& atk = attacks[a];
+  const int n = 4;
+  const std::size_t count = 2001;
+  auto x = make_inputs(n, count);
+  for (float& v : x[static_cast<std::size_t>(attacker)]) v = atk.poison(v);
+  const std::vector<double> w(n, 1.0);
+  std::vector<float> lo(count, std::numeric_limits<float>::infinity()), hi(count, -lo[0]);
+  for (int r = 0; r < n; ++r) {
+    if (r == attacker) continue;
+    for (std::size_t i = 0; i < count; ++i) {
+      lo[i] = std::min(lo[i], x[static_cast<std::size_t>(r)][i]);
+      hi[i] = std::max(hi[i], x[static_cast<std::size_t>(r)][i]);
+    }
+  }
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+    SCOPED_TRACE(to_string(op));
+    const auto got = agreed(run_all(x, w, robust(op, 400)));  // 100 floats a segment
+    expect_exact(got, reference(op, x, w));
+    for (std::size_t i = 0; i < count; ++i) {
+      ASSERT_GE(got[i], lo[i]) << "at " << i;
+      ASSERT_LE(got[i], hi[i]) << "at " << i;
+    }
+  }
+  // The plain mean, same inputs: dragged out of the honest range. (Not for
+  // a plain sign flip: with 3 honest ranks its pull, -2x/4, mostly stays
+  // inside their spread.)
+  if (std::string(atk.name) == "SignFlip") return;
+  allreduce_options mean;
+  mean.segment_bytes = 400;
+  const auto m = agreed(run_all(x, w, mean));
+  std::size_t outside = 0;
+  for (std::size_t i = 0; i < count; ++i) outside += !(m[i] >= lo[i] && m[i] <= hi[i]);  // NaN counts as outside
+  EXPECT_GT(outside, count / 2) << atk.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Attacks, ByzantineRank,
+                         ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(attacks))),
+                                            ::testing::Values(0, 1, 3)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, int>>& p) {
+                           return std::string(attacks[std::get<0>(p.param)].name) + "Rank" +
+                                  std::to_string(std::get<1>(p.param));
+                         });
+
+TEST(ByzantineRanks, TwoOfSevenAreTrimmed) {
+  const int n = 7;
+  const std::size_t count = 1500;
+  auto x = make_inputs(n, count);
+  for (float& v : x[2]) v *= 1e6f;
+  for (float& v : x[5]) v = -1e6f;
+  const std::vector<double> w(n, 1.0);
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+    SCOPED_TRACE(to_string(op));
+    const auto got = agreed(run_all(x, w, robust(op, 256)));  // auto trim: 2
+    for (std::size_t i = 0; i < count; ++i) {
+      float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+      for (int r : {0, 1, 3, 4, 6}) {
+        lo = std::min(lo, x[static_cast<std::size_t>(r)][i]);
+        hi = std::max(hi, x[static_cast<std::size_t>(r)][i]);
+      }
+      ASSERT_GE(got[i], lo) << i;
+      ASSERT_LE(got[i], hi) << i;
+    }
+  }
+}
+
+// ---- failures ------------------------------------------------------------------
+
+constexpr auto short_timeout = std::chrono::milliseconds(200);
+
+// op x (world size, dying rank, sends it makes before dying, how it dies).
+using death_case = std::tuple<reduce_op, std::tuple<int, int, int, death>>;
+
+class RobustDeadRank : public ::testing::TestWithParam<death_case> {};
+
+TEST_P(RobustDeadRank, EverySurvivorFailsWithinTheTimeout) {
+  const auto op = std::get<0>(GetParam());
+  const auto [n, dead, sends, how] = std::get<1>(GetParam());
+  auto faults = std::make_shared<inproc_faults>();
+  faults->kill_after_sends(dead, static_cast<std::uint64_t>(sends), how);
+  auto opt = robust(op, 400);  // 100 floats: several segments per chunk
+  opt.timeout = short_timeout;
+  const auto out = run_each(make_inputs(n, 4000), std::vector<double>(static_cast<std::size_t>(n), 1.0),
+                            std::vector<allreduce_options>(static_cast<std::size_t>(n), opt), faults);
+  int blame_dead = 0;
+  for (int r = 0; r < n; ++r) {
+    if (r == dead) continue;
+    const auto& o = out[static_cast<std::size_t>(r)];
+    EXPECT_FALSE(o.ok) << "rank " << r;
+    EXPECT_TRUE(o.code == errc::deadline || o.code == errc::unavailable) << "rank " << r << ": " << to_string(o.code);
+    EXPECT_LT(o.seconds, 3.0 * 0.2) << "rank " << r;  // about one timeout, never a hang
+    blame_dead += o.blamed == dead;
+    if (how == death::detected) {
+      EXPECT_EQ(o.code, errc::unavailable) << "rank " << r << ": " << o.message;
+      EXPECT_EQ(o.blamed, dead) << "rank " << r << ": " << o.message;
+    }
+  }
+  EXPECT_GE(blame_dead, 1);  // someone waiting on it saw it go
+}
+
+std::string death_case_name(const ::testing::TestParamInfo<death_case>& p) {
+  const auto& [n, dead, sends, how] = std::get<1>(p.param);
+  return std::string(std::get<0>(p.param) == reduce_op::median ? "Median" : "TrimmedMean") + "World" +
+         std::to_string(n) + "Rank" + std::to_string(dead) + "After" + std::to_string(sends) + "Sends" +
+         (how == death::silent ? "Silent" : "Detected");
+}
+
+// With 4000 floats and 100-float segments every rank sends (n-1) S exchange
+// messages, S = ceil(4000 / n / 100), then as many in the all-gather.
+INSTANTIATE_TEST_SUITE_P(
+    Deaths, RobustDeadRank,
+    ::testing::Combine(::testing::Values(reduce_op::trimmed_mean, reduce_op::median),
+                       ::testing::Values(std::make_tuple(2, 1, 0, death::silent),
+                                         std::make_tuple(3, 0, 5, death::silent),
+                                         std::make_tuple(4, 2, 3, death::silent),
+                                         std::make_tuple(4, 3, 33, death::silent),  // start of all-gather
+                                         std::make_tuple(4, 1, 3, death::detected),
+                                         std::make_tuple(5, 2, 34, death::detected),  // start of all-gather
+                                         std::make_tuple(7, 4, 20, death::detected))),
+    death_case_name);
+
+TEST(RobustAllreduceFaults, DetectedDeathEndsTheRoundLongBeforeTheTimeout) {
+  auto faults = std::make_shared<inproc_faults>();
+  faults->kill_after_sends(2, 4, death::detected);
+  auto opt = robust(reduce_op::median, 400);
+  opt.timeout = std::chrono::seconds(20);
+  const auto out =
+      run_each(make_inputs(5, 4000), std::vector<double>(5, 1.0), std::vector<allreduce_options>(5, opt), faults);
+  for (int r = 0; r < 5; ++r) {
+    if (r == 2) continue;
+    EXPECT_FALSE(out[static_cast<std::size_t>(r)].ok);
+    EXPECT_EQ(out[static_cast<std::size_t>(r)].code, errc::unavailable);
+    EXPECT_LT(out[static_cast<std::size_t>(r)].seconds, 2.0) << "rank " << r;
+  }
+}
+
+/// Every rank failed (with invalid_input if asked) within `within` seconds.
+void expect_all_fail(const std::vector<outcome>& out, double within, bool invalid_input) {
+  for (std::size_t r = 0; r < out.size(); ++r) {
+    EXPECT_FALSE(out[r].ok) << "rank " << r;
+    if (invalid_input) {
+      EXPECT_EQ(out[r].code, errc::invalid_input) << "rank " << r << ": " << out[r].message;
+    }
+    EXPECT_LT(out[r].seconds, within) << "rank " << r;
+  }
+}
+
+TEST(RobustAllreduceDisagreement, RobustOpsThatDifferFailAtOnce) {
+  const auto x = make_inputs(4, 1000);
+  const std::vector<double> w(4, 1.0);
+  auto base = robust(reduce_op::trimmed_mean, 400);
+  base.timeout = std::chrono::seconds(20);
+  {
+    SCOPED_TRACE("median vs trimmed mean");
+    std::vector<allreduce_options> opt(4, base);
+    opt[1].op = reduce_op::median;
+    expect_all_fail(run_each(x, w, opt), 5.0, true);
+  }
+  {
+    SCOPED_TRACE("trim 1 vs trim 2");
+    std::vector<allreduce_options> opt(4, base);
+    opt[3].trim = 2;
+    expect_all_fail(run_each(x, w, opt), 5.0, true);
+  }
+}
+
+TEST(RobustAllreduceDisagreement, MeanAgainstRobustFailsEveryRankWithinTheTimeout) {
+  const auto x = make_inputs(3, 1000);
+  const std::vector<double> w(3, 1.0);
+  allreduce_options mean;
+  mean.segment_bytes = 400;
+  mean.timeout = std::chrono::milliseconds(300);
+  auto median = robust(reduce_op::median, 400);
+  median.timeout = mean.timeout;
+  expect_all_fail(run_each(x, w, {mean, median, median}), 3.0 * 0.3, false);
+  expect_all_fail(run_each(x, w, {median, mean, mean}), 3.0 * 0.3, false);
+  expect_all_fail(run_each(make_inputs(4, 1000), std::vector<double>(4, 1.0), {mean, median, mean, median}), 3.0 * 0.3,
+                  false);
+}
+
+TEST(RobustAllreduceArguments, OtherCodecsAreRejectedOnEveryRank) {
+  const auto x = make_inputs(3, 100);
+  auto opt = robust(reduce_op::median);
+  opt.codec = kernels::codec_kind::fp16;
+  opt.timeout = std::chrono::seconds(20);
+  const auto out = run_all(x, std::vector<double>(3, 1.0), opt);
+  expect_all_fail(out, 5.0, true);
+  EXPECT_NE(out[0].message.find("codec none only"), std::string::npos) << out[0].message;
+  // One rank with a bad codec stops the others at once.
+  std::vector<allreduce_options> each(3, robust(reduce_op::trimmed_mean));
+  for (auto& o : each) o.timeout = std::chrono::seconds(20);
+  each[1].codec = kernels::codec_kind::int8;
+  expect_all_fail(run_each(x, std::vector<double>(3, 1.0), each), 5.0, true);
+  // And in a group of one.
+  auto links = make_inproc_group(1);
+  std::vector<float> y(10, 1.0f);
+  auto got = ring_allreduce(*links[0], y, 1.0, opt);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.err().code, errc::invalid_input);
+}
+
+TEST(RobustAllreduceArguments, NegativeTrimIsRejected) {
+  auto links = make_inproc_group(1);
+  std::vector<float> y(10, 1.0f);
+  auto got = ring_allreduce(*links[0], y, 1.0, robust(reduce_op::trimmed_mean, 1 << 20, -1));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.err().code, errc::invalid_input);
+}
+
+TEST(RobustAllreduceArguments, ParseAndPrintReduceOps) {
+  for (auto op : {reduce_op::mean, reduce_op::trimmed_mean, reduce_op::median})
+    EXPECT_EQ(parse_reduce_op(to_string(op)), op);
+  EXPECT_EQ(parse_reduce_op("mean"), reduce_op::mean);
+  EXPECT_EQ(parse_reduce_op("trimmed-mean"), reduce_op::trimmed_mean);
+  EXPECT_EQ(parse_reduce_op("median"), reduce_op::median);
+  EXPECT_FALSE(parse_reduce_op("trimmed_mean"));
+  EXPECT_FALSE(parse_reduce_op(""));
+  EXPECT_FALSE(parse_reduce_op("Median"));
+}
+
+// ---- engine ------------------------------------------------------------------
+
+TEST(RobustAllreduceEngine, BytesSentIsTheExchangePlusTheAllGather) {
+  // 4 ranks x 1000-float chunks in one segment: 3 exchange messages (header,
+  // 16-byte descriptor, values unless the weight is 0) and 3 all-gather ones.
+  const auto x = make_inputs(4, 4000);
+  const auto out = run_all(x, {1.0, 0.0, 1.0, 1.0}, robust(reduce_op::median));
+  agreed(out);
+  for (int r = 0; r < 4; ++r) {
+    const std::uint64_t values = r == 1 ? 0 : 4000;
+    EXPECT_EQ(out[static_cast<std::size_t>(r)].res.bytes_sent, 3 * (24 + 16 + values) + 3 * (24 + 4000)) << r;
+  }
+}
+
+TEST(RobustAllreduceEngine, ReusesBuffersAcrossOpsSizesAndRounds) {
+  const int n = 3;
+  const auto w = testing::default_weights(n);
+  const std::size_t sizes[] = {1000, 10, 1 << 16, 0, 2, 1000};
+  const reduce_op ops[] = {reduce_op::median, reduce_op::mean,         reduce_op::trimmed_mean,
+                           reduce_op::median, reduce_op::trimmed_mean, reduce_op::mean};
+  std::vector<inputs> out(std::size(sizes), inputs(n));
+  run_ranks(n, [&](int r, link& l) {
+    allreduce_engine e;
+    for (std::size_t k = 0; k < std::size(sizes); ++k) {
+      auto& x = out[k][static_cast<std::size_t>(r)];
+      x = rank_input(r, sizes[k]);
+      auto opt = robust(ops[k], 256);
+      auto got = e.run(l, x, w[static_cast<std::size_t>(r)], opt);
+      ASSERT_TRUE(got) << got.err().message;
+      EXPECT_EQ(e.failed_rank(), -1);
+    }
+  });
+  for (std::size_t k = 0; k < std::size(sizes); ++k) {
+    SCOPED_TRACE(k);
+    expect_identical(out[k]);
+    if (ops[k] == reduce_op::mean)
+      testing::expect_near_mean(out[k][0], testing::weighted_mean(n, sizes[k], w), 1e-5);
+    else
+      expect_exact(out[k][0], reference(ops[k], make_inputs(n, sizes[k]), w));
+  }
+}
+
+}  // namespace
+}  // namespace hydra::comm

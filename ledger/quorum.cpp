@@ -1,0 +1,190 @@
+#include "ledger/quorum.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <stdexcept>
+
+namespace hydra::ledger {
+namespace {
+
+struct weighted {
+  double score;
+  double weight;
+  public_key scorer;
+};
+
+/// Weighted median of `v` (sorted by score): the first score where the
+/// cumulative weight passes half the total; the midpoint of it and the next
+/// score when the cumulative weight lands on exactly half. Zero weights do not
+/// take part; all-zero weights count as equal.
+double weighted_median(const std::vector<weighted>& v) {
+  double total = 0;
+  for (const auto& w : v) total += w.weight;
+  const bool equal = !(total > 0);
+  if (equal) total = static_cast<double>(v.size());
+  const double half = total / 2;
+  const double eps = 1e-12 * total;
+  double cum = 0;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const double w = equal ? 1.0 : v[i].weight;
+    if (!(w > 0)) continue;
+    cum += w;
+    if (cum - half > eps) return v[i].score;
+    if (cum - half >= -eps) {
+      for (std::size_t j = i + 1; j < v.size(); ++j)
+        if (equal || v[j].weight > 0) return (v[i].score + v[j].score) / 2;
+      return v[i].score;
+    }
+  }
+  return v.empty() ? 0.0 : v.back().score;
+}
+
+std::optional<public_key> parse_key(const nlohmann::json& j) {
+  if (!j.is_string()) return std::nullopt;
+  const auto& s = j.get_ref<const std::string&>();
+  if (s.size() != 64) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  public_key k{};
+  for (std::size_t i = 0; i < k.size(); ++i) {
+    const int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    k[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return k;
+}
+
+/// The distinct keys of a JSON array of hex keys; nullopt if any is malformed.
+std::optional<std::set<public_key>> parse_keys(const nlohmann::json& obj, const char* field) {
+  const auto it = obj.find(field);
+  if (it == obj.end() || !it->is_array()) return std::nullopt;
+  std::set<public_key> out;
+  for (const auto& j : *it) {
+    auto k = parse_key(j);
+    if (!k) return std::nullopt;
+    out.insert(*k);
+  }
+  return out;
+}
+
+double trust_of(std::size_t agreed, std::size_t outvoted) {
+  const double a = static_cast<double>(agreed), o = static_cast<double>(outvoted);
+  return (1 + a) / (1 + a + 4 * o);
+}
+
+nlohmann::json hex_list(const std::vector<public_key>& keys) {
+  auto out = nlohmann::json::array();
+  for (const auto& k : keys) out.push_back(to_hex(k));
+  return out;
+}
+
+}  // namespace
+
+quorum_outcome decide(const std::vector<vote>& votes, const std::map<public_key, double>& trust,
+                      const quorum_rule& rule) {
+  // Distinct scorers, first vote each, finite scores only.
+  std::vector<weighted> v;
+  std::set<public_key> seen;
+  for (const vote& x : votes) {
+    if (!std::isfinite(x.score) || !seen.insert(x.scorer).second) continue;
+    const auto it = trust.find(x.scorer);
+    double w = it == trust.end() ? 1.0 : it->second;
+    if (!(w > 0) || !std::isfinite(w)) w = 0;  // NaN, negative, inf -> 0
+    v.push_back({x.score, w, x.scorer});
+  }
+  quorum_outcome out;
+  if (v.size() < rule.min_votes || v.empty()) return out;
+
+  // A canonical order, so every sum and the median are order-independent.
+  std::sort(v.begin(), v.end(), [](const weighted& a, const weighted& b) {
+    return a.score != b.score ? a.score < b.score : a.scorer < b.scorer;
+  });
+  double total = 0;
+  for (const auto& w : v) total += w.weight;
+  const bool equal = !(total > 0);
+  if (equal) {
+    for (auto& w : v) w.weight = 1;
+    total = static_cast<double>(v.size());
+  }
+
+  const double m = weighted_median(v);
+  std::vector<weighted> agree;
+  double agree_weight = 0;
+  for (const auto& w : v) {
+    if (std::fabs(w.score - m) <= rule.tolerance) {
+      agree.push_back(w);
+      agree_weight += w.weight;
+      out.agreeing.push_back(w.scorer);
+    } else {
+      out.outvoted.push_back(w.scorer);
+    }
+  }
+  std::sort(out.agreeing.begin(), out.agreeing.end());
+  std::sort(out.outvoted.begin(), out.outvoted.end());
+  out.score = agree.empty() ? m : weighted_median(agree);
+
+  if (agree.size() >= rule.min_votes && agree_weight - total / 2 > 1e-12 * total) {
+    out.st = quorum_outcome::state::decided;
+    out.accepted = out.score >= rule.accept;
+  } else {
+    out.st = v.size() >= rule.max_votes ? quorum_outcome::state::failed : quorum_outcome::state::need_more;
+  }
+  return out;
+}
+
+void trust_table::observe(const entry& e) {
+  if (e.k != kind::reward && e.k != kind::penalty) return;
+  const auto j = nlohmann::json::parse(e.payload, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return;
+  const auto agreeing = parse_keys(j, "agreeing");
+  const auto outvoted = parse_keys(j, "outvoted");
+  if (!agreeing || !outvoted) return;
+  for (const auto& k : *agreeing)
+    if (outvoted->count(k)) return;
+  if (!seen_.insert(entry_hash(e)).second) return;
+  for (const auto& k : *agreeing) ++counts_[k].agreed;
+  for (const auto& k : *outvoted) ++counts_[k].outvoted;
+  for (const auto* keys : {&*agreeing, &*outvoted})
+    for (const auto& k : *keys) {
+      const counts& c = counts_[k];
+      trust_[k] = trust_of(c.agreed, c.outvoted);
+    }
+}
+
+double trust_table::trust(const public_key& k) const {
+  const auto it = trust_.find(k);
+  return it == trust_.end() ? 1.0 : it->second;
+}
+
+std::size_t trust_table::agreed(const public_key& k) const {
+  const auto it = counts_.find(k);
+  return it == counts_.end() ? 0 : it->second.agreed;
+}
+
+std::size_t trust_table::outvoted(const public_key& k) const {
+  const auto it = counts_.find(k);
+  return it == counts_.end() ? 0 : it->second.outvoted;
+}
+
+std::string outcome_payload(const std::string& contribution_id, const quorum_outcome& o, const std::string& extra) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!extra.empty()) {
+    j = nlohmann::json::parse(extra, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object())
+      throw std::invalid_argument("outcome_payload: extra is not a JSON object: " + extra.substr(0, 80));
+  }
+  j["contribution"] = contribution_id;
+  j["score"] = o.score;
+  j["agreeing"] = hex_list(o.agreeing);
+  j["outvoted"] = hex_list(o.outvoted);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace hydra::ledger

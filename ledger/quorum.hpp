@@ -1,0 +1,115 @@
+#pragma once
+/// BOINC-style quorum over data-quality scores, and the scorer trust that
+/// weights it. Pure: no I/O.
+///
+/// Several scorers score the same contribution independently; `decide` says
+/// whether their votes agree well enough to settle the contribution's score.
+/// Each vote is weighted by its scorer's trust, which `trust_table` folds
+/// from the ledger's reward/penalty entries: a scorer that keeps being
+/// outvoted loses weight quickly and, below `min_trust`, is not asked again.
+
+#include <cstddef>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ledger/entry.hpp"
+
+namespace hydra::ledger {
+
+struct vote {
+  public_key scorer{};
+  double score = 0;  ///< in [0, ~1.5]
+};
+
+struct quorum_rule {
+  std::size_t min_votes = 2;  ///< agreeing votes needed to decide
+  std::size_t max_votes = 4;  ///< votes after which a quorum without agreement fails
+  double tolerance = 0.15;    ///< a vote agrees when |score - median| <= tolerance
+  double accept = 0.6;        ///< a decided score at or above this is accepted
+};
+
+struct quorum_outcome {
+  enum class state { need_more, decided, failed };
+  state st = state::need_more;
+  /// The quorum's value: the trust-weighted median of the agreeing votes (of
+  /// all votes when none agree; 0 while fewer than min_votes votes are in).
+  double score = 0;
+  bool accepted = false;  ///< st == decided && score >= rule.accept
+  /// Scorers within tolerance of the trust-weighted median of all votes, and
+  /// the others; each sorted by key. Final only when st == decided (for
+  /// need_more and failed they are the current, provisional split).
+  std::vector<public_key> agreeing, outvoted;
+
+  bool operator==(const quorum_outcome&) const = default;
+};
+
+/// Decides a quorum over `votes`, each weighted by trust[scorer] (1 for a
+/// scorer not in `trust`; negative or NaN trust counts as 0; if every weight
+/// is 0 all count 1).
+///
+/// Only a scorer's first vote counts; votes with a non-finite score are
+/// ignored. With n distinct votes:
+///   n < min_votes                         -> need_more
+///   m = trust-weighted median of all votes (the midpoint of the two middle
+///       scores when the weight splits exactly in half)
+///   agreeing = votes with |score - m| <= tolerance, outvoted = the others
+///   agreeing count >= min_votes and agreeing weight > half the total weight
+///                                          -> decided
+///   otherwise                              -> failed if n >= max_votes,
+///                                             else need_more
+/// For distinct scorers the outcome does not depend on the order of `votes`.
+quorum_outcome decide(const std::vector<vote>& votes, const std::map<public_key, double>& trust,
+                      const quorum_rule& rule = {});
+
+/// Scorers below this trust are not asked to score.
+inline constexpr double min_trust = 0.34;
+
+/// Trust of scorers: a deterministic fold over ledger entries.
+///
+/// Every `reward` or `penalty` entry whose payload is a JSON object with
+/// arrays "agreeing" and "outvoted" of scorer keys (64 hex digits, as
+/// `to_hex` writes the 32 key bytes) counts one agreement per scorer listed in
+/// "agreeing" and one outvote per scorer listed in "outvoted". Then
+///   trust = (1 + agreed) / (1 + agreed + 4 * outvoted)
+/// so a new scorer starts at 1.0 and each outvote costs a lot (1 outvote among
+/// 10 agreements gives 11/15; a single outvote alone gives 1/5).
+///
+/// Ignored, never thrown on: other kinds; payloads that are not such an
+/// object; lists with an element that is not a 64-digit hex key, or a scorer
+/// in both lists. A scorer listed twice in one list counts once. An entry
+/// observed a second time (same entry_hash) counts once, so replaying a log
+/// into the table is harmless. The result depends only on the set of entries,
+/// not their order.
+class trust_table {
+ public:
+  void observe(const entry& e);
+
+  /// 1.0 for a scorer never mentioned.
+  double trust(const public_key& k) const;
+  /// Every scorer mentioned so far and its trust (a valid `decide` argument).
+  const std::map<public_key, double>& all() const { return trust_; }
+  std::size_t agreed(const public_key& k) const;
+  std::size_t outvoted(const public_key& k) const;
+
+ private:
+  struct counts {
+    std::size_t agreed = 0;
+    std::size_t outvoted = 0;
+  };
+  std::map<public_key, counts> counts_;
+  std::map<public_key, double> trust_;
+  std::set<digest256> seen_;
+};
+
+/// The payload of a reward/penalty entry recording `o`: the JSON text
+///   {"contribution": id, "score": s, "agreeing": [hex...], "outvoted": [hex...]}
+/// with the fields of `extra` (a JSON object text; empty for none) merged in.
+/// The four fields above win over same-named fields of `extra`.
+/// Throws std::invalid_argument when `extra` is not empty and not a JSON
+/// object.
+std::string outcome_payload(const std::string& contribution_id, const quorum_outcome& o,
+                            const std::string& extra = "");
+
+}  // namespace hydra::ledger

@@ -1,0 +1,315 @@
+#include "ledger/quorum.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <random>
+
+#include "ledger/chain.hpp"
+#include "ledger/internal/test_util.hpp"
+
+namespace hydra::ledger {
+namespace {
+
+using state = quorum_outcome::state;
+using testing::next_entry;
+
+public_key key(std::uint8_t b) {
+  public_key k{};
+  k.fill(b);
+  return k;
+}
+
+std::vector<public_key> keys(std::initializer_list<std::uint8_t> bs) {
+  std::vector<public_key> out;
+  for (auto b : bs) out.push_back(key(b));
+  return out;
+}
+
+const std::map<public_key, double> no_trust;
+
+TEST(LedgerQuorum, TooFewVotesNeedMore) {
+  EXPECT_EQ(decide({}, no_trust).st, state::need_more);
+  const auto o = decide({{key(1), 0.8}}, no_trust);
+  EXPECT_EQ(o.st, state::need_more);
+  EXPECT_FALSE(o.accepted);
+}
+
+TEST(LedgerQuorum, TwoAgreeingVotesDecide) {
+  const auto o = decide({{key(1), 0.80}, {key(2), 0.90}}, no_trust);
+  EXPECT_EQ(o.st, state::decided);
+  EXPECT_TRUE(o.accepted);
+  EXPECT_NEAR(o.score, 0.85, 1e-12);  // equal weights split in half: the midpoint
+  EXPECT_EQ(o.agreeing, keys({1, 2}));
+  EXPECT_TRUE(o.outvoted.empty());
+}
+
+TEST(LedgerQuorum, DecidedBelowAcceptIsNotAccepted) {
+  const auto o = decide({{key(1), 0.30}, {key(2), 0.35}}, no_trust);
+  EXPECT_EQ(o.st, state::decided);
+  EXPECT_FALSE(o.accepted);
+  EXPECT_NEAR(o.score, 0.325, 1e-12);
+}
+
+TEST(LedgerQuorum, TwoDisagreeingVotesNeedMore) {
+  const auto o = decide({{key(1), 0.2}, {key(2), 0.9}}, no_trust);
+  EXPECT_EQ(o.st, state::need_more);
+  EXPECT_FALSE(o.accepted);
+}
+
+TEST(LedgerQuorum, ThirdVoteResolvesAndOutlierIsOutvoted) {
+  const auto o = decide({{key(1), 0.2}, {key(2), 0.9}, {key(3), 0.85}}, no_trust);
+  EXPECT_EQ(o.st, state::decided);
+  EXPECT_TRUE(o.accepted);
+  EXPECT_EQ(o.agreeing, keys({2, 3}));
+  EXPECT_EQ(o.outvoted, keys({1}));
+  EXPECT_NEAR(o.score, 0.875, 1e-12);  // median of the agreeing two
+}
+
+TEST(LedgerQuorum, LowTrustScorersCannotOutvoteTrustedOnes) {
+  const quorum_rule rule{.min_votes = 2, .max_votes = 5};
+  // Three colluding low-trust scorers against two trusted ones: by head count
+  // the colluders would win.
+  const std::vector<vote> votes = {{key(1), 0.80}, {key(2), 0.85}, {key(7), 0.1}, {key(8), 0.1}, {key(9), 0.1}};
+  const auto by_count = decide(votes, no_trust, rule);
+  ASSERT_EQ(by_count.st, state::decided);
+  EXPECT_EQ(by_count.agreeing, keys({7, 8, 9}));
+
+  const std::map<public_key, double> trust = {{key(7), 0.2}, {key(8), 0.2}, {key(9), 0.2}};
+  const auto o = decide(votes, trust, rule);
+  EXPECT_EQ(o.st, state::decided);
+  EXPECT_TRUE(o.accepted);
+  EXPECT_EQ(o.agreeing, keys({1, 2}));
+  EXPECT_EQ(o.outvoted, keys({7, 8, 9}));
+
+  // One low-trust scorer against one trusted one: the trusted vote is the
+  // median, but one agreeing vote is not a quorum.
+  const auto pair = decide({{key(1), 0.8}, {key(7), 0.1}}, trust, rule);
+  EXPECT_EQ(pair.st, state::need_more);
+  EXPECT_EQ(pair.agreeing, keys({1}));
+  EXPECT_EQ(pair.outvoted, keys({7}));
+}
+
+TEST(LedgerQuorum, AgreementNeedsMoreThanHalfTheWeight) {
+  // Two agree, two others disagree with them and each other: exactly half.
+  const auto o = decide({{key(1), 0.5}, {key(2), 0.55}, {key(3), 0.0}, {key(4), 1.4}}, no_trust,
+                        quorum_rule{.max_votes = 6});
+  EXPECT_EQ(o.st, state::need_more);
+}
+
+TEST(LedgerQuorum, DuplicateVotesFromOneScorerCountOnce) {
+  // Scorer 1 votes three times; only its first vote (0.2) counts.
+  const auto o = decide({{key(1), 0.2}, {key(1), 0.9}, {key(1), 0.9}, {key(2), 0.9}}, no_trust);
+  EXPECT_EQ(o.st, state::need_more);  // two distinct, disagreeing votes; not failed at "4 votes"
+  const auto o2 = decide({{key(1), 0.9}, {key(1), 0.9}}, no_trust);
+  EXPECT_EQ(o2.st, state::need_more);  // one scorer is not a quorum
+}
+
+TEST(LedgerQuorum, FailsAfterMaxVotes) {
+  const std::vector<vote> votes = {{key(1), 0.0}, {key(2), 0.4}, {key(3), 0.8}, {key(4), 1.2}};
+  EXPECT_EQ(decide({votes.begin(), votes.begin() + 3}, no_trust).st, state::need_more);
+  const auto o = decide(votes, no_trust);
+  EXPECT_EQ(o.st, state::failed);
+  EXPECT_FALSE(o.accepted);
+}
+
+TEST(LedgerQuorum, NonFiniteScoresAreIgnored) {
+  const auto o = decide({{key(1), std::nan("")}, {key(2), 0.8}, {key(3), 0.8}}, no_trust);
+  EXPECT_EQ(o.st, state::decided);
+  EXPECT_EQ(o.agreeing, keys({2, 3}));
+  EXPECT_TRUE(o.outvoted.empty());
+}
+
+TEST(LedgerQuorum, IndependentOfVoteOrder) {
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> score(0.0, 1.5), tr(0.05, 1.0);
+  std::map<state, int> seen;
+  for (int round = 0; round < 200; ++round) {
+    std::vector<vote> votes;
+    std::map<public_key, double> trust;
+    const int n = 2 + round % 5;  // 2..6 votes; max_votes 6
+    for (int i = 0; i < n; ++i) {
+      // Clustered scores so that many rounds decide; some ties on purpose.
+      const double s = i % 3 == 2 ? score(rng) : 0.7 + (score(rng) - 0.75) / 3;
+      votes.push_back({key(static_cast<std::uint8_t>(i + 1)), i == 4 ? votes[0].score : s});
+      if (i % 2) trust[votes.back().scorer] = tr(rng);
+    }
+    const quorum_rule rule{.max_votes = 6};
+    const auto ref = decide(votes, trust, rule);
+    ++seen[ref.st];
+    for (int k = 0; k < 10; ++k) {
+      std::shuffle(votes.begin(), votes.end(), rng);
+      const auto o = decide(votes, trust, rule);
+      ASSERT_EQ(o, ref) << "round " << round;
+    }
+  }
+  // Not a vacuous check: every state occurs.
+  EXPECT_GT(seen[state::decided], 50) << seen[state::need_more] << " " << seen[state::failed];
+  EXPECT_GT(seen[state::need_more], 10) << seen[state::decided] << " " << seen[state::failed];
+  EXPECT_GT(seen[state::failed], 5) << seen[state::decided] << " " << seen[state::need_more];
+}
+
+TEST(LedgerQuorum, OutcomePayloadRoundTrips) {
+  quorum_outcome o;
+  o.st = state::decided;
+  o.score = 0.875;
+  o.accepted = true;
+  o.agreeing = keys({2, 3});
+  o.outvoted = keys({1});
+  const auto text = outcome_payload("c0ffee", o, R"({"node": "n1", "score": "ignored"})");
+  const auto j = nlohmann::json::parse(text);
+  EXPECT_EQ(j["contribution"], "c0ffee");
+  EXPECT_EQ(j["score"], 0.875);
+  EXPECT_EQ(j["node"], "n1");
+  ASSERT_EQ(j["agreeing"].size(), 2u);
+  EXPECT_EQ(j["agreeing"][0], to_hex(key(2)));
+  EXPECT_EQ(j["outvoted"][0], to_hex(key(1)));
+  EXPECT_NO_THROW(outcome_payload("c", o));
+  EXPECT_THROW(outcome_payload("c", o, "[1,2]"), std::invalid_argument);
+  EXPECT_THROW(outcome_payload("c", o, "{bad"), std::invalid_argument);
+}
+
+TEST(LedgerQuorum, TrustFormula) {
+  const auto author = wire::generate_identity();
+  trust_table t;
+  std::vector<entry> chain;
+  // Scorer 1 agrees 10 times, then is outvoted once: 11/15.
+  for (int i = 0; i < 11; ++i) {
+    quorum_outcome o;
+    o.st = state::decided;
+    (i < 10 ? o.agreeing : o.outvoted) = keys({1});
+    std::string id = "c";  // += (GCC 12 -Wrestrict false positive on "c" + str)
+    id += std::to_string(i);
+    chain.push_back(next_entry(author, chain.empty() ? nullptr : &chain.back(), kind::reward, id, 10,
+                               outcome_payload(id, o)));
+    t.observe(chain.back());
+  }
+  EXPECT_EQ(t.agreed(key(1)), 10u);
+  EXPECT_EQ(t.outvoted(key(1)), 1u);
+  EXPECT_DOUBLE_EQ(t.trust(key(1)), 11.0 / 15.0);
+  EXPECT_DOUBLE_EQ(t.trust(key(5)), 1.0);  // never seen
+  // Observing the same entries again changes nothing.
+  for (const auto& e : chain) t.observe(e);
+  EXPECT_EQ(t.agreed(key(1)), 10u);
+  EXPECT_EQ(t.outvoted(key(1)), 1u);
+}
+
+TEST(LedgerQuorum, RepeatedlyOutvotedScorerLosesTrust) {
+  // Honest scorers h1..h3 score near the truth; a cheat always reports 1.5.
+  // Each quorum takes votes from scorers above min_trust, decides, and the
+  // coordinator records the outcome as a signed reward entry.
+  const auto coordinator = wire::generate_identity();
+  const auto h1 = wire::generate_identity(), h2 = wire::generate_identity(), h3 = wire::generate_identity();
+  const auto cheat = wire::generate_identity();
+  const std::vector<const wire::identity*> scorers = {&h1, &h2, &h3, &cheat};
+
+  trust_table trust;
+  ledger_state st;
+  std::vector<entry> chain;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> noise(-0.05, 0.05);
+  int cheat_asked = 0;
+  for (int q = 0; q < 10; ++q) {
+    const double truth = 0.5 + 0.05 * q;
+    std::vector<vote> votes;
+    for (const auto* s : scorers) {
+      if (trust.trust(s->pk) < min_trust) continue;
+      if (s == &cheat) ++cheat_asked;
+      votes.push_back({s->pk, s == &cheat ? 1.5 : truth + noise(rng)});
+    }
+    const auto o = decide(votes, trust.all());
+    ASSERT_EQ(o.st, state::decided) << "quorum " << q;
+    EXPECT_NEAR(o.score, truth, 0.05);
+    const std::string id = "contribution-" + std::to_string(q);
+    entry e = next_entry(coordinator, chain.empty() ? nullptr : &chain.back(), kind::reward, id, 1000,
+                         outcome_payload(id, o, R"({"round": )" + std::to_string(q) + "}"));
+    ASSERT_TRUE(st.append(e).ok());  // a real, valid ledger entry
+    chain.push_back(e);
+    trust.observe(e);
+  }
+  EXPECT_LT(trust.trust(cheat.pk), min_trust);
+  EXPECT_GE(trust.outvoted(cheat.pk), 1u);
+  EXPECT_EQ(trust.agreed(cheat.pk), 0u);
+  EXPECT_EQ(cheat_asked, 1);  // dropped after its first outvote (trust 1/5)
+  for (const auto* h : {&h1, &h2, &h3}) {
+    EXPECT_EQ(trust.trust(h->pk), 1.0);
+    EXPECT_EQ(trust.agreed(h->pk), 10u);
+    EXPECT_EQ(trust.outvoted(h->pk), 0u);
+  }
+
+  // The same fold, from the entries in any order, gives the same table.
+  std::shuffle(chain.begin(), chain.end(), rng);
+  trust_table again;
+  for (const auto& e : chain) again.observe(e);
+  EXPECT_EQ(again.all(), trust.all());
+}
+
+TEST(LedgerQuorum, CheatKeptInQuorumIsOutvotedEveryTime) {
+  // Without excluding low-trust scorers, ten outvotes drive trust to 1/41.
+  const auto coordinator = wire::generate_identity();
+  const auto h1 = wire::generate_identity(), h2 = wire::generate_identity(), cheat = wire::generate_identity();
+  trust_table trust;
+  std::vector<entry> chain;
+  for (int q = 0; q < 10; ++q) {
+    const auto o = decide({{h1.pk, 0.70}, {cheat.pk, 0.05}, {h2.pk, 0.72}}, trust.all());
+    ASSERT_EQ(o.st, state::decided);
+    ASSERT_EQ(o.outvoted, std::vector<public_key>{cheat.pk});
+    std::string id = "c";
+    id += std::to_string(q);
+    chain.push_back(next_entry(coordinator, chain.empty() ? nullptr : &chain.back(),
+                               q % 2 ? kind::penalty : kind::reward, id, 5, outcome_payload(id, o)));
+    trust.observe(chain.back());
+  }
+  EXPECT_DOUBLE_EQ(trust.trust(cheat.pk), 1.0 / 41.0);
+  EXPECT_LT(trust.trust(cheat.pk), min_trust);
+  EXPECT_EQ(trust.trust(h1.pk), 1.0);
+  EXPECT_EQ(trust.trust(h2.pk), 1.0);
+}
+
+TEST(LedgerQuorum, MalformedPayloadsAreIgnored) {
+  const auto author = wire::generate_identity();
+  const std::string good_hex = to_hex(key(1));
+  const std::vector<std::pair<kind, std::string>> cases = {
+      {kind::reward, ""},
+      {kind::reward, "not json"},
+      {kind::reward, "{\"agreeing\": ["},
+      {kind::reward, "[1, 2, 3]"},
+      {kind::reward, "\"agreeing\""},
+      {kind::reward, "{}"},
+      {kind::reward, "{\"agreeing\": [\"" + good_hex + "\"]}"},                       // no outvoted
+      {kind::reward, "{\"agreeing\": \"" + good_hex + "\", \"outvoted\": []}"},       // not an array
+      {kind::reward, "{\"agreeing\": [\"" + good_hex + "\", 7], \"outvoted\": []}"},  // not a string
+      {kind::reward, "{\"agreeing\": [\"" + good_hex + "\", \"abc\"], \"outvoted\": []}"},      // short key
+      {kind::reward, "{\"agreeing\": [\"" + std::string(64, 'g') + "\"], \"outvoted\": []}"},  // not hex
+      {kind::penalty, "{\"agreeing\": [\"" + good_hex + "\"], \"outvoted\": [\"" + good_hex + "\"]}"},  // both
+      {kind::penalty, std::string(10000, '[')},
+      {kind::score, "{\"agreeing\": [], \"outvoted\": [\"" + good_hex + "\"]}"},  // wrong kind
+      {kind::contribution, "{\"agreeing\": [], \"outvoted\": [\"" + good_hex + "\"]}"},
+  };
+  trust_table t;
+  std::vector<entry> chain;
+  for (const auto& [k, payload] : cases) {
+    chain.push_back(next_entry(author, chain.empty() ? nullptr : &chain.back(), k, "c", 1, payload));
+    EXPECT_NO_THROW(t.observe(chain.back())) << payload.substr(0, 60);
+  }
+  EXPECT_TRUE(t.all().empty());
+  EXPECT_EQ(t.trust(key(1)), 1.0);
+
+  // A well-formed one still counts, upper-case hex included; a scorer listed
+  // twice in one list counts once.
+  std::string upper = good_hex;
+  std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+  chain.push_back(next_entry(author, &chain.back(), kind::reward, "c", 1,
+                             "{\"agreeing\": [\"" + to_hex(key(2)) + "\", \"" + to_hex(key(2)) +
+                                 "\"], \"outvoted\": [\"" + upper + "\"], \"extra\": null}"));
+  t.observe(chain.back());
+  EXPECT_EQ(t.agreed(key(2)), 1u);
+  EXPECT_EQ(t.outvoted(key(1)), 1u);
+  EXPECT_DOUBLE_EQ(t.trust(key(1)), 0.2);
+}
+
+}  // namespace
+}  // namespace hydra::ledger
