@@ -797,7 +797,7 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
            {"--outer-lr", "Outer learning rate, local mode"},
            {"--compress", "none, fp16, int8 or topk"},
            {"--policy", "job sizing: uniform, model or adaptive"},
-           {"--aggregate", "mean, trimmed-mean or median (Byzantine-robust)"},
+           {"--aggregate", "mean, or Byzantine-robust trimmed-mean, median, mean-around-median, filtered-mean"},
            {"--data", "IDX folder"}}) {
     cmd->add_option_function<std::string>(flag, [train, flag = std::string(flag)](const std::string& v) {
       (*train)[flag] = v;

@@ -99,6 +99,13 @@ int run_show(const ledger_options& o) {
   return 0;
 }
 
+int run_dump(const ledger_options& o) {
+  auto entries = ledger::read_log(log_path(o));
+  if (!entries) return fail(entries.err().message);
+  for (const auto& e : *entries) std::printf("%s\n", to_json(e).dump().c_str());
+  return 0;
+}
+
 int run_append(const ledger_options& o) {
   const auto k = ledger::parse_kind(o.kind);
   if (!k) return fail("unknown kind '" + o.kind + "' (contribution, score, compute_credit, reward, penalty)");
@@ -147,6 +154,10 @@ CLI::App* add_ledger_command(CLI::App& app, int& exit_code) {
   add_state(show);
   show->add_option("ID", o->id, "Entry hash, or a unique hex prefix of it")->required();
   show->callback([o, &exit_code] { exit_code = run_show(*o); });
+
+  auto* dump = cmd->add_subcommand("dump", "Print every entry, one JSON object per line, in stored order");
+  add_state(dump);
+  dump->callback([o, &exit_code] { exit_code = run_dump(*o); });
 
   auto* append = cmd->add_subcommand("append-test", "Append an entry signed by the state directory's identity");
   add_state(append);

@@ -452,8 +452,8 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--compress", o->compress, "none, fp16, int8 or topk")
       ->check(CLI::IsMember({"none", "fp16", "int8", "topk"}));
   cmd->add_option("--aggregate", o->aggregate,
-                  "How updates are combined: mean, or the Byzantine-robust trimmed-mean / median (p2p, codec none)")
-      ->check(CLI::IsMember({"mean", "trimmed-mean", "median"}))
+                  "How updates are combined: mean, or the Byzantine-robust trimmed-mean, median, mean-around-median or filtered-mean (p2p, codec none)")
+      ->check(CLI::IsMember({"mean", "trimmed-mean", "median", "mean-around-median", "filtered-mean"}))
       ->capture_default_str();
   cmd->add_option("--attack", j.attack, "Drill: this trainer poisons its updates (sign-flip or scale)")
       ->check(CLI::IsMember({"sign-flip", "scale"}));

@@ -71,12 +71,17 @@ const char* to_string(reduce_op op) {
       return "trimmed-mean";
     case reduce_op::median:
       return "median";
+    case reduce_op::mean_around_median:
+      return "mean-around-median";
+    case reduce_op::filtered_mean:
+      return "filtered-mean";
   }
   return "unknown";
 }
 
 std::optional<reduce_op> parse_reduce_op(std::string_view name) {
-  for (auto op : {reduce_op::mean, reduce_op::trimmed_mean, reduce_op::median})
+  for (auto op : {reduce_op::mean, reduce_op::trimmed_mean, reduce_op::median, reduce_op::mean_around_median,
+                  reduce_op::filtered_mean})
     if (name == to_string(op)) return op;
   return std::nullopt;
 }
@@ -109,7 +114,8 @@ std::string bad_args(const link& l, std::size_t count, double weight, const allr
   if (l.size() > 65535) return "more than 65535 ranks";
   if (!std::isfinite(weight) || weight < 0) return "weight " + std::to_string(weight) + " is not >= 0";
   if (opt.timeout <= clock::duration::zero()) return "timeout must be positive";
-  if (opt.op != reduce_op::mean && opt.op != reduce_op::trimmed_mean && opt.op != reduce_op::median)
+  if (opt.op != reduce_op::mean && opt.op != reduce_op::trimmed_mean && opt.op != reduce_op::median &&
+      opt.op != reduce_op::mean_around_median && opt.op != reduce_op::filtered_mean)
     return "unknown reduce op " + std::to_string(static_cast<int>(opt.op));
   if (opt.op != reduce_op::mean && opt.codec != kernels::codec_kind::none)
     return "robust aggregation supports codec none only";
@@ -139,7 +145,9 @@ void weigh(std::span<float> data, double weight, error_feedback* ef) {
 /// The trim every rank of a group of n must agree on (before clamping to
 /// the contributing ranks); 0 for ops without one.
 std::uint32_t resolved_trim(const allreduce_options& opt, int n) {
-  if (opt.op != reduce_op::trimmed_mean) return 0;
+  if (opt.op != reduce_op::trimmed_mean && opt.op != reduce_op::mean_around_median &&
+      opt.op != reduce_op::filtered_mean)
+    return 0;
   if (opt.trim > 0) return static_cast<std::uint32_t>(opt.trim);
   return n >= 3 ? static_cast<std::uint32_t>(std::max(1, (n - 1) / 3)) : 0;
 }
@@ -185,10 +193,38 @@ void sort_small(float* v, std::size_t c) {
   }
 }
 
-/// x[i] = the statistic of column i of the sorted rows: the median, or the
-/// mean of rows [t, c - t) summed in ascending order.
-void column_statistic(const float* v, std::size_t c, std::size_t t, bool median, float* x, std::size_t width) {
-  if (median) {
+/// x[i] = the statistic of column i of the sorted rows: the median; the
+/// mean of rows [t, c - t) summed in ascending order (trimmed mean); or, for
+/// mean-around-median, the mean of the c - t rows closest to the median (a
+/// window [s, s + c - t) of the sorted column, s in [0, t], whose farther
+/// end is nearest the median; the smallest s on ties).
+void column_statistic(const float* v, std::size_t c, std::size_t t, reduce_op op, float* x, std::size_t width) {
+  if (op == reduce_op::mean_around_median) {
+    const std::size_t keep = c - t;
+    for (std::size_t k = 0; k < width; ++k) {
+      auto at = [&](std::size_t q) { return static_cast<double>(v[q * stat_block + k]); };
+      const double m = c % 2 ? at(c / 2) : (at(c / 2 - 1) + at(c / 2)) * 0.5;
+      // NaN sorts last and counts as infinitely far from the median.
+      auto reach_of = [&](std::size_t s) {
+        const double lo = m - at(s), hi = at(s + keep - 1) - m;
+        return std::isnan(lo) || std::isnan(hi) ? std::numeric_limits<double>::infinity() : std::max(lo, hi);
+      };
+      std::size_t best = 0;
+      double best_reach = reach_of(0);
+      for (std::size_t s = 1; s <= t; ++s) {
+        const double reach = reach_of(s);
+        if (reach < best_reach) {
+          best_reach = reach;
+          best = s;
+        }
+      }
+      double sum = 0;
+      for (std::size_t q = best; q < best + keep; ++q) sum += at(q);
+      x[k] = static_cast<float>(sum / static_cast<double>(keep));
+    }
+    return;
+  }
+  if (op == reduce_op::median) {
     const float* mid = v + (c / 2) * stat_block;
     if (c % 2) {
       std::memcpy(x, mid, width * sizeof(float));
@@ -204,6 +240,83 @@ void column_statistic(const float* v, std::size_t c, std::size_t t, bool median,
     for (std::size_t k = 0; k < width; ++k) sum[k] += v[q * stat_block + k];
   const double kept = static_cast<double>(c - 2 * t);
   for (std::size_t k = 0; k < width; ++k) x[k] = static_cast<float>(sum[k] / kept);
+}
+
+/// filtered_mean over one segment x (len values); col[q] is rank q's own
+/// values (ours are x itself).
+/// 1. Suspects: ranks whose segment is longer than twice the median of the
+///    ranks' L2 norms (longest first), then ranks whose agreement — the mean
+///    cosine with its c - t - 1 most similar peers — is not positive or is
+///    below a quarter of the median agreement (least agreeing first; NaN or
+///    a zero vector counts as not agreeing; ties drop the higher rank).
+/// 2. Up to t suspects are dropped; a long rank that stays is scaled down
+///    to twice the median norm (it cannot outweigh the others). Honest updates
+///    point the same way, so a clean round drops nobody and is the mean; a
+///    sign-flipped or negatively scaled update disagrees with every honest
+///    one, and a minority cannot make an honest rank disagree with the
+///    median of its peers.
+/// 3. The rest are averaged in rank order, in double.
+void filtered_segment(const float* const* col, std::size_t c, std::size_t t, float* x, std::size_t len) {
+  thread_local std::vector<double> gram, agree, norm, sorted, scale, cosines;
+  thread_local std::vector<std::size_t> order;
+  gram.assign(c * c, 0.0);
+  agree.resize(c);
+  norm.resize(c);
+  scale.resize(c);
+  order.resize(c);
+  for (std::size_t q = 0; q < c; ++q)
+    for (std::size_t j = q; j < c; ++j) {
+      double dot = 0;
+      for (std::size_t k = 0; k < len; ++k) dot += static_cast<double>(col[q][k]) * col[j][k];
+      gram[q * c + j] = gram[j * c + q] = dot;
+    }
+  auto median_of = [](std::vector<double>& v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n == 0 ? 0.0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) * 0.5;
+  };
+  for (std::size_t q = 0; q < c; ++q) {
+    norm[q] = std::sqrt(gram[q * c + q]);
+    cosines.clear();
+    for (std::size_t j = 0; j < c; ++j) {
+      if (j == q) continue;
+      const double cs = gram[q * c + j] / (std::sqrt(gram[q * c + q]) * std::sqrt(gram[j * c + j]));
+      cosines.push_back(std::isfinite(cs) ? cs : -std::numeric_limits<double>::infinity());
+    }
+    // Its agreement with its c - t - 1 nearest peers (Krum's idea): an
+    // honest rank's nearest peers are honest even when t others attack.
+    std::sort(cosines.begin(), cosines.end(), std::greater<>());
+    const std::size_t peers = std::max<std::size_t>(1, std::min(cosines.size(), c - std::min(t, c - 1) - 1));
+    double sum = 0;
+    for (std::size_t j = 0; j < peers && j < cosines.size(); ++j) sum += cosines[j];
+    agree[q] = cosines.empty() ? 1.0 : sum / static_cast<double>(peers);
+    if (!std::isfinite(agree[q])) agree[q] = -std::numeric_limits<double>::infinity();
+    order[q] = q;
+  }
+  sorted.assign(norm.begin(), norm.end());
+  for (auto& v : sorted)
+    if (!std::isfinite(v)) v = std::numeric_limits<double>::infinity();
+  const double cap = 2 * median_of(sorted);
+  for (std::size_t q = 0; q < c; ++q) scale[q] = norm[q] > cap && std::isfinite(cap) ? cap / norm[q] : 1.0;
+  // Suspects, most suspicious last in `order`: first every rank longer than
+  // the cap (longest last), then by agreement (least agreeing last).
+  sorted.assign(agree.begin(), agree.end());
+  const double mid = median_of(sorted);
+  auto too_long = [&](std::size_t q) { return !(norm[q] <= cap); };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (too_long(a) != too_long(b)) return too_long(b);
+    if (too_long(a)) return norm[a] < norm[b];
+    return agree[a] > agree[b];
+  });
+  auto suspect = [&](std::size_t q) { return too_long(q) || !(agree[q] > 0 && agree[q] >= 0.25 * mid); };
+  std::size_t keep = c;
+  while (c - keep < std::min(t, c - 1) && suspect(order[keep - 1])) --keep;
+  std::sort(order.begin(), order.begin() + keep);  // rank order: the same summation everywhere
+  for (std::size_t k = 0; k < len; ++k) {
+    double sum = 0;
+    for (std::size_t j = 0; j < keep; ++j) sum += scale[order[j]] * col[order[j]][k];
+    x[k] = static_cast<float>(sum / static_cast<double>(keep));
+  }
 }
 
 }  // namespace
@@ -418,9 +531,17 @@ struct ring_run {
       return;
     }
     // Keep c - 2t >= 1 values.
-    const std::size_t t = opt.op == reduce_op::trimmed_mean ? std::min<std::size_t>(trim, (c - 1) / 2) : 0;
-    const bool median = opt.op == reduce_op::median;
+    // Keep c - 2t >= 1 values (trimmed mean) or c - t >= 1 (mean around median).
+    const std::size_t t = opt.op == reduce_op::trimmed_mean ? std::min<std::size_t>(trim, (c - 1) / 2)
+                          : opt.op == reduce_op::mean_around_median || opt.op == reduce_op::filtered_mean
+                              ? std::min<std::size_t>(trim, c - 1)
+                              : 0;
     const float* const* col = contributors.data();
+    if (opt.op == reduce_op::filtered_mean) {
+      // Reads every rank's values (ours are x itself) before writing x[k].
+      filtered_segment(col, c, t, x.data(), x.size());
+      return;
+    }
     float* v = eng.sort_.data();  // c rows of stat_block
     for (std::size_t i0 = 0; i0 < x.size(); i0 += stat_block) {
       const std::size_t width = std::min(stat_block, x.size() - i0);
@@ -440,7 +561,7 @@ struct ring_run {
           for (std::size_t q = 0; q < c; ++q) v[q * stat_block + k] = tmp[q];
         }
       }
-      column_statistic(v, c, t, median, x.data() + i0, width);
+      column_statistic(v, c, t, opt.op, x.data() + i0, width);
     }
   }
 

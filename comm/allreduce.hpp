@@ -33,9 +33,19 @@ namespace hydra::comm {
 ///   minority of poisoned vectors cannot pull the result outside the range
 ///   of the others' values. Direct exchange to each chunk's owner, then the
 ///   ring's all-gather; codec none only.
-enum class reduce_op { mean, trimmed_mean, median };
+/// - mean_around_median (MeaMed, Xie et al. 2018): per coordinate, the mean
+///   of the n' - f values closest to the median (f = trim). Robust like the
+///   median, but when the poisoned values are outliers it is exactly the
+///   honest ranks' mean, so it does not shrink honest updates the way the
+///   median and trimmed mean do when an attacker sits at one end.
+/// - filtered_mean: per segment (segment_bytes of each owner's chunk), the
+///   mean of the n' - f ranks whose segment is nearest (L2) the
+///   coordinate-wise median; a rank whose update points elsewhere
+///   (sign-flipped, scaled) is dropped for the whole segment, so the honest
+///   ranks' mean is kept exactly.
+enum class reduce_op { mean, trimmed_mean, median, mean_around_median, filtered_mean };
 
-/// "mean", "trimmed-mean", "median".
+/// "mean", "trimmed-mean", "median", "mean-around-median", "filtered-mean".
 const char* to_string(reduce_op op);
 std::optional<reduce_op> parse_reduce_op(std::string_view name);
 
@@ -51,10 +61,11 @@ struct allreduce_options {
   /// value per non-empty segment).
   double topk_fraction = 0.01;
   reduce_op op = reduce_op::mean;
-  /// trimmed_mean: ranks' values dropped at each end per coordinate (0 =
+  /// trimmed_mean: ranks' values dropped at each end per coordinate;
+  /// mean_around_median, filtered_mean: values (ranks) dropped in all (f) (0 =
   /// auto: floor((n-1)/3) for a group of n, but at least 1 when n >= 3),
   /// clamped per call so that at least one contributing value remains.
-  /// Must be >= 0; ignored by the other ops.
+  /// Must be >= 0; ignored by mean and median.
   int trim = 0;
   /// Time source for the deadlines; nullptr = default_env().
   hydra::env* env = nullptr;

@@ -43,15 +43,98 @@ inputs make_inputs(int n, std::size_t count) {
   return x;
 }
 
+/// filtered_mean, independently (see filtered_segment in allreduce.cpp):
+/// per segment of each owner's chunk, up to f suspects dropped (longer than
+/// twice the median norm, or agreeing — median pairwise cosine — less than
+/// half the median agreement), the rest capped and averaged in rank order.
+std::vector<float> reference_filtered(const inputs& x, const std::vector<double>& w, int trim, std::size_t seg) {
+  const int n = static_cast<int>(x.size());
+  const std::size_t count = x.empty() ? 0 : x[0].size();
+  const std::size_t f0 = trim > 0 ? static_cast<std::size_t>(trim) : n >= 3 ? std::max(1, (n - 1) / 3) : 0;
+  std::vector<int> ranks;
+  for (int r = 0; r < n; ++r)
+    if (w[static_cast<std::size_t>(r)] > 0) ranks.push_back(r);
+  std::vector<float> out(count);
+  if (ranks.empty()) return out;
+  const std::size_t c = ranks.size(), f = std::min(f0, c - 1);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  // Segments of each owner's chunk (the engine's layout): chunk lengths as
+  // ring_layout cuts them, segments of `seg` values.
+  const std::size_t base = count / static_cast<std::size_t>(n), rem = count % static_cast<std::size_t>(n);
+  for (std::size_t ch = 0, begin = 0; ch < static_cast<std::size_t>(n); ++ch) {
+    const std::size_t len = base + (ch < rem ? 1 : 0);
+    for (std::size_t b = begin; b < begin + len; b += seg) {
+      const std::size_t width = std::min(seg, begin + len - b);
+      auto val = [&](std::size_t q, std::size_t k) { return static_cast<double>(x[static_cast<std::size_t>(ranks[q])][b + k]); };
+      std::vector<std::vector<double>> g(c, std::vector<double>(c));
+      for (std::size_t q = 0; q < c; ++q)
+        for (std::size_t j = 0; j < c; ++j) {
+          double d = 0;
+          for (std::size_t k = 0; k < width; ++k) d += val(q, k) * val(j, k);
+          g[q][j] = d;
+        }
+      std::vector<double> norm(c), agree(c);
+      for (std::size_t q = 0; q < c; ++q) {
+        norm[q] = std::sqrt(g[q][q]);
+        std::vector<double> cs;
+        for (std::size_t j = 0; j < c; ++j)
+          if (j != q) {
+            const double v = g[q][j] / (std::sqrt(g[q][q]) * std::sqrt(g[j][j]));
+            cs.push_back(std::isfinite(v) ? v : -std::numeric_limits<double>::infinity());
+          }
+        std::sort(cs.begin(), cs.end(), std::greater<>());
+        const std::size_t peers = std::max<std::size_t>(1, std::min(cs.size(), c - f - 1));
+        double sum = 0;
+        for (std::size_t j = 0; j < peers && j < cs.size(); ++j) sum += cs[j];
+        agree[q] = cs.empty() ? 1.0 : sum / static_cast<double>(peers);
+        if (!std::isfinite(agree[q])) agree[q] = -std::numeric_limits<double>::infinity();
+      }
+      std::vector<double> sn(norm);
+      for (auto& v : sn)
+        if (!std::isfinite(v)) v = std::numeric_limits<double>::infinity();
+      const double cap = 2 * median(sn);
+      const double mid = median(agree);
+      // Suspects: too long (longest first), then disagreeing (least first).
+      std::vector<std::size_t> idx(c);
+      for (std::size_t q = 0; q < c; ++q) idx[q] = q;
+      auto too_long = [&](std::size_t q) { return !(norm[q] <= cap); };
+      std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t bb) {
+        if (too_long(a) != too_long(bb)) return too_long(bb);
+        if (too_long(a)) return norm[a] < norm[bb];
+        return agree[a] > agree[bb];
+      });
+      std::size_t kept = c;
+      while (c - kept < f && (too_long(idx[kept - 1]) || !(agree[idx[kept - 1]] > 0 && agree[idx[kept - 1]] >= 0.25 * mid))) --kept;
+      std::vector<std::size_t> keep(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kept));
+      std::sort(keep.begin(), keep.end());
+      for (std::size_t k = 0; k < width; ++k) {
+        double s = 0;
+        for (auto q : keep) {
+          const double sc = norm[q] > cap && std::isfinite(cap) ? cap / norm[q] : 1.0;
+          s += sc * val(q, k);
+        }
+        out[b + k] = static_cast<float>(s / static_cast<double>(keep.size()));
+      }
+    }
+    begin += len;
+  }
+  return out;
+}
+
 /// The statistic computed independently of the engine: per coordinate, the
 /// values of the ranks with weight > 0, sorted (NaN last), trimmed, and
 /// averaged in double in ascending order (as the engine does, so results
 /// match bit for bit).
-std::vector<float> reference(reduce_op op, const inputs& x, const std::vector<double>& w, int trim = 0) {
+std::vector<float> reference(reduce_op op, const inputs& x, const std::vector<double>& w, int trim = 0,
+                             std::size_t segment_bytes = 1 << 20) {
   const int n = static_cast<int>(x.size());
   const std::size_t count = x.empty() ? 0 : x[0].size();
   std::size_t t = 0;
-  if (op == reduce_op::trimmed_mean)
+  if (op == reduce_op::filtered_mean) return reference_filtered(x, w, trim, std::max<std::size_t>(1, segment_bytes / 4));
+  if (op == reduce_op::trimmed_mean || op == reduce_op::mean_around_median)
     t = trim > 0 ? static_cast<std::size_t>(trim) : n >= 3 ? std::max(1, (n - 1) / 3) : 0;
   std::vector<float> out(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -63,6 +146,22 @@ std::vector<float> reference(reduce_op op, const inputs& x, const std::vector<do
     const std::size_t c = v.size();
     if (op == reduce_op::median) {
       out[i] = c % 2 ? v[c / 2] : static_cast<float>((static_cast<double>(v[c / 2 - 1]) + v[c / 2]) / 2);
+    } else if (op == reduce_op::mean_around_median) {
+      // Brute force: every window of c - f sorted values; keep the one whose
+      // farther end is nearest the median (first on ties).
+      const std::size_t f = std::min(t, c - 1), keep = c - f;
+      const double m = c % 2 ? v[c / 2] : (static_cast<double>(v[c / 2 - 1]) + v[c / 2]) / 2;
+      std::size_t best = 0;
+      double reach = std::numeric_limits<double>::quiet_NaN();
+      for (std::size_t st = 0; st <= f; ++st) {
+        double r = std::max(m - v[st], static_cast<double>(v[st + keep - 1]) - m);
+        if (std::isnan(m - v[st]) || std::isnan(static_cast<double>(v[st + keep - 1]) - m))
+          r = std::numeric_limits<double>::infinity();
+        if (st == 0 || r < reach) reach = r, best = st;
+      }
+      double s = 0;
+      for (std::size_t q = best; q < best + keep; ++q) s += v[q];
+      out[i] = static_cast<float>(s / static_cast<double>(keep));
     } else {
       const std::size_t tt = std::min(t, (c - 1) / 2);
       double s = 0;
@@ -153,18 +252,23 @@ TEST_P(RobustAllreduce, ExactStatisticBitIdenticalOnEveryRank) {
   const auto w = testing::default_weights(n);
   const auto out = run_all(x, w, robust(op, small ? 12 : 1 << 20));  // 12 bytes: 3 floats per segment
   const auto got = agreed(out);
-  expect_exact(got, reference(op, x, w));
+  expect_exact(got, reference(op, x, w, 0, small ? 12 : 1 << 20));
   for (const auto& o : out) EXPECT_DOUBLE_EQ(o.res.total_weight, sum(w));
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RobustAllreduce,
-                         ::testing::Combine(::testing::Values(reduce_op::trimmed_mean, reduce_op::median),
+                         ::testing::Combine(::testing::Values(reduce_op::trimmed_mean, reduce_op::median,
+                                                              reduce_op::mean_around_median, reduce_op::filtered_mean),
                                             ::testing::Values(1, 2, 3, 4, 5, 7),
                                             ::testing::Values(std::size_t{0}, std::size_t{1}, std::size_t{3},
                                                               std::size_t{7}, std::size_t{1000}, std::size_t{4099}),
                                             ::testing::Bool()),
                          [](const ::testing::TestParamInfo<shape>& p) {
-                           return std::string(std::get<0>(p.param) == reduce_op::median ? "Median" : "TrimmedMean") +
+                           const reduce_op op = std::get<0>(p.param);
+                           return std::string(op == reduce_op::median               ? "Median"
+                                              : op == reduce_op::mean_around_median ? "MeanAroundMedian"
+                                              : op == reduce_op::filtered_mean      ? "FilteredMean"
+                                                                                    : "TrimmedMean") +
                                   "World" + std::to_string(std::get<1>(p.param)) + "Count" +
                                   std::to_string(std::get<2>(p.param)) +
                                   (std::get<3>(p.param) ? "SmallSegments" : "LargeSegments");
@@ -245,7 +349,7 @@ TEST(RobustAllreduceWeights, ZeroWeightRanksAreExcluded) {
   for (float& v : x[1]) v = 1e30f;  // would win any order statistic it took part in
   for (float& v : x[3]) v = -1e30f;
   const std::vector<double> w{2.0, 0.0, 5.0, 0.0, 1.0};
-  for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median, reduce_op::mean_around_median}) {
     SCOPED_TRACE(to_string(op));
     const auto out = run_all(x, w, robust(op, 40));
     const auto got = agreed(out);
@@ -346,13 +450,19 @@ TEST_P(ByzantineRank, RobustOpsStayWithinTheHonestRangeWhileTheMeanDoesNot) {
       hi[i] = std::max(hi[i], x[static_cast<std::size_t>(r)][i]);
     }
   }
-  for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median, reduce_op::mean_around_median,
+                  reduce_op::filtered_mean}) {
     SCOPED_TRACE(to_string(op));
     const auto got = agreed(run_all(x, w, robust(op, 400)));  // 100 floats a segment
-    expect_exact(got, reference(op, x, w));
+    expect_exact(got, reference(op, x, w, 0, 400));
+    // Median and trimmed mean stay inside the honest range; mean around
+    // median may take the attacker into its window when the attacker hides
+    // inside the honest spread, so it is bounded by one more spread.
+    const bool meamed = op == reduce_op::mean_around_median || op == reduce_op::filtered_mean;
     for (std::size_t i = 0; i < count; ++i) {
-      ASSERT_GE(got[i], lo[i]) << "at " << i;
-      ASSERT_LE(got[i], hi[i]) << "at " << i;
+      const float slack = meamed ? hi[i] - lo[i] : 0.0f;
+      ASSERT_GE(got[i], lo[i] - slack) << "at " << i;
+      ASSERT_LE(got[i], hi[i] + slack) << "at " << i;
     }
   }
   // The plain mean, same inputs: dragged out of the honest range. (Not for
@@ -375,6 +485,61 @@ INSTANTIATE_TEST_SUITE_P(Attacks, ByzantineRank,
                                   std::to_string(std::get<1>(p.param));
                          });
 
+TEST(ByzantineRanks, MeanAroundMedianIsTheHonestMeanWhenTheAttackerIsAnOutlier) {
+  // Honest ranks agree closely (values near 1 + small spread); the attacker
+  // sends -10x. Median and trimmed mean of 4 drop an honest value too (and
+  // shrink toward the attacker's side); mean-around-median keeps exactly the
+  // three honest values.
+  const int n = 4;
+  const std::size_t count = 777;
+  inputs x(n, std::vector<float>(count));
+  for (int r = 0; r < n; ++r)
+    for (std::size_t i = 0; i < count; ++i) x[r][i] = 1.0f + 0.01f * static_cast<float>((r * 7 + i) % 5);
+  for (float& v : x[2]) v *= -10.0f;
+  const std::vector<double> w(n, 1.0);
+  const auto got = agreed(run_all(x, w, robust(reduce_op::mean_around_median, 400)));
+  const auto med = agreed(run_all(x, w, robust(reduce_op::median, 400)));
+  std::size_t shrunk = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::vector<double> honest = {x[0][i], x[1][i], x[3][i]};
+    std::sort(honest.begin(), honest.end());
+    const double mean = (honest[0] + honest[1] + honest[2]) / 3;
+    ASSERT_NEAR(got[i], mean, 1e-6) << "at " << i;
+    shrunk += med[i] < mean - 1e-6;
+  }
+  EXPECT_GT(shrunk, count / 2);  // the median is biased toward the attacker's side
+}
+
+TEST(ByzantineRanks, FilteredMeanDropsASignFlippedRankWhole) {
+  // Honest ranks: a common direction plus small noise; the attacker sends
+  // the sign flip of its honest update. Every block drops the attacker and
+  // equals the honest mean.
+  const int n = 4;
+  const std::size_t count = 1000;
+  inputs x(n, std::vector<float>(count));
+  for (int r = 0; r < n; ++r)
+    for (std::size_t i = 0; i < count; ++i)
+      x[r][i] = std::sin(0.1f * static_cast<float>(i)) + 0.05f * static_cast<float>((r * 13 + i * 7) % 11) / 11.0f;
+  for (float& v : x[1]) v = -v;
+  const std::vector<double> w(n, 1.0);
+  const auto got = agreed(run_all(x, w, robust(reduce_op::filtered_mean, 400)));
+  expect_exact(got, reference(reduce_op::filtered_mean, x, w, 0, 400));
+  // The honest mean, up to the norm cap (honest norms differ by a few %).
+  for (std::size_t i = 0; i < count; ++i)
+    ASSERT_NEAR(got[i], (double(x[0][i]) + x[2][i] + x[3][i]) / 3, 0.03) << "at " << i;
+  // A scaled-up rank (+10x, aligned) is capped at twice the median norm;
+  // with no attacker nothing is dropped and the result is the plain mean.
+  auto y = x;
+  for (float& v : y[1]) v = -v * 10.0f;
+  const auto capped = agreed(run_all(y, w, robust(reduce_op::filtered_mean, 400)));
+  for (std::size_t i = 0; i < count; ++i) ASSERT_LT(std::abs(capped[i]), 1.6) << "at " << i;
+  auto z = x;
+  for (float& v : z[1]) v = -v;  // all honest again
+  const auto clean = agreed(run_all(z, w, robust(reduce_op::filtered_mean, 400)));
+  for (std::size_t i = 0; i < count; ++i)
+    ASSERT_NEAR(clean[i], (double(z[0][i]) + z[1][i] + z[2][i] + z[3][i]) / 4, 1e-6) << "at " << i;
+}
+
 TEST(ByzantineRanks, TwoOfSevenAreTrimmed) {
   const int n = 7;
   const std::size_t count = 1500;
@@ -382,7 +547,7 @@ TEST(ByzantineRanks, TwoOfSevenAreTrimmed) {
   for (float& v : x[2]) v *= 1e6f;
   for (float& v : x[5]) v = -1e6f;
   const std::vector<double> w(n, 1.0);
-  for (auto op : {reduce_op::trimmed_mean, reduce_op::median}) {
+  for (auto op : {reduce_op::trimmed_mean, reduce_op::median, reduce_op::mean_around_median}) {
     SCOPED_TRACE(to_string(op));
     const auto got = agreed(run_all(x, w, robust(op, 256)));  // auto trim: 2
     for (std::size_t i = 0; i < count; ++i) {
@@ -541,7 +706,8 @@ TEST(RobustAllreduceArguments, NegativeTrimIsRejected) {
 }
 
 TEST(RobustAllreduceArguments, ParseAndPrintReduceOps) {
-  for (auto op : {reduce_op::mean, reduce_op::trimmed_mean, reduce_op::median})
+  for (auto op : {reduce_op::mean, reduce_op::trimmed_mean, reduce_op::median, reduce_op::mean_around_median,
+                  reduce_op::filtered_mean})
     EXPECT_EQ(parse_reduce_op(to_string(op)), op);
   EXPECT_EQ(parse_reduce_op("mean"), reduce_op::mean);
   EXPECT_EQ(parse_reduce_op("trimmed-mean"), reduce_op::trimmed_mean);
