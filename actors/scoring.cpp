@@ -58,9 +58,24 @@ std::uint64_t sample_pool::drawn() const {
 }
 
 scorer::scorer(data::dataset validation, std::shared_ptr<model_board> board)
-    : val_(std::move(validation)), board_(std::move(board)) {}
+    : val_(std::move(validation)), board_(std::move(board)) {
+  loaded_ = true;
+}
 
-scorer::~scorer() = default;
+scorer::scorer(std::function<result<data::dataset>()> load_validation, std::shared_ptr<model_board> board)
+    : board_(std::move(board)) {
+  loader_ = std::thread([this, load = std::move(load_validation)] {
+    auto v = load();
+    if (v) {
+      val_ = std::move(*v);
+      loaded_ = true;  // release: val_ is complete before the flag is seen
+    }
+  });
+}
+
+scorer::~scorer() {
+  if (loader_.joinable()) loader_.join();
+}
 
 // The score:
 //   agreement  = share of the contribution's samples whose label the current
@@ -78,6 +93,7 @@ scorer::~scorer() = default;
 result<score_result> scorer::score(const data::dataset& c) {
   std::uint64_t step = 0;
   std::string name;
+  if (!loaded_) return make_error(errc::unavailable, "model not ready");
   if (!board_ || !board_->read(name, params_, step)) return make_error(errc::unavailable, "model not ready");
   if (!ctx_) ctx_ = std::make_unique<kernels::context>(1);
   if (!model_ || model_name_ != name) {

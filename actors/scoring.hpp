@@ -9,8 +9,11 @@
 /// All three are thread-safe where they are shared between the node actor
 /// and the trainer thread.
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <thread>
 #include <mutex>
 #include <span>
 #include <string>
@@ -71,6 +74,9 @@ class scorer {
  public:
   /// `validation`: held-out labelled samples (never trained on).
   scorer(data::dataset validation, std::shared_ptr<model_board> board);
+  /// Loads the held-out samples in the background (so a node starts at
+  /// once); until they are in, score() answers "model not ready".
+  scorer(std::function<result<data::dataset>()> load_validation, std::shared_ptr<model_board> board);
   ~scorer();
 
   /// errc::unavailable "model not ready" while no weights are published or
@@ -80,6 +86,8 @@ class scorer {
  private:
   data::dataset val_;
   std::shared_ptr<model_board> board_;
+  std::thread loader_;
+  std::atomic<bool> loaded_{false};
   std::unique_ptr<kernels::context> ctx_;
   std::unique_ptr<kernels::model> model_;
   std::string model_name_;

@@ -424,13 +424,22 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     }
     if (o.churn && nodes >= 2) {
       const double p = progress_of(base + "/node-0");
+      // The group size node 0 trains in now (5th field of its progress):
+      // each step of the drill waits for the previous one to show, so two
+      // events never fold into one re-formed group.
+      double group = 0;
+      {
+        std::ifstream f(base + "/node-0/progress");
+        double a, b, c, d;
+        if (!(f >> a >> b >> c >> d >> group)) group = 0;
+      }
       if (!did_kill && p >= 0.3) {
         did_kill = true;
         kill(pids[1], SIGKILL);
         killed[1] = true;
         if (!o.json) std::fprintf(stderr, "churn: kill -9 node 1 at %.0f%%\n", 100 * p);
       }
-      if (!did_join && p >= 0.5) {
+      if (did_kill && !did_join && p >= 0.5 && group > 0 && group < o.nodes) {
         did_join = true;
         const std::string dir = base + "/node-" + std::to_string(nodes);
         pids.push_back(start_node(exe, dir, addrs.front(), o.train));
@@ -438,7 +447,7 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
         ++nodes;
         if (!o.json) std::fprintf(stderr, "churn: fresh node %d joins at %.0f%%\n", nodes - 1, 100 * p);
       }
-      if (!did_restart && p >= 0.6) {
+      if (did_join && !did_restart && p >= 0.6 && group >= o.nodes) {
         did_restart = true;
         pids.push_back(start_node(exe, base + "/node-1", "", o.train));  // rejoins from its snapshot
         killed.push_back(false);
@@ -781,7 +790,7 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
       ->delimiter(',')
       ->check(CLI::Range(1.0, 100.0));
   cmd->add_flag("--churn", o->churn,
-                "Fault drill: kill -9 node 1 at 30% of the job, start a fresh node at 50%, restart node 1 at 60%");
+                "Fault drill: kill -9 node 1 at 30% of the job, start a fresh node at 50% (once the loss shows), restart node 1 at 60% (once the newcomer is in)");
   // Training settings, passed to every node (see `hydra node --help`).
   auto train = std::make_shared<std::map<std::string, std::string>>();
   for (auto [flag, help] : std::vector<std::pair<const char*, const char*>>{

@@ -333,22 +333,32 @@ int run_node(const node_options& o) {
   if (o.train) {
     // The trainer publishes its weights for scoring and takes accepted
     // contributions from the pool; scoring uses held-out training samples.
-    auto loaded = data::load_dir(o.job.data.empty() ? data::default_data_dir() : o.job.data);
-    if (!loaded) return fail("node", loaded.err().message);
-    auto& train = loaded->train;
-    if (o.holdout >= train.size()) return fail("node", "--holdout must be below the training set size");
-    const std::size_t val_n = std::min<std::size_t>(1000, o.holdout > 0 ? o.holdout : 1000);
-    data::dataset val;
-    val.rows = train.rows;
-    val.cols = train.cols;
-    val.num_classes = train.num_classes;
-    const std::size_t from = train.size() - val_n;
-    val.images.assign(train.images.begin() + from * train.sample_size(), train.images.end());
-    val.labels.assign(train.labels.begin() + from, train.labels.end());
+    // The training set's size (for --holdout) from the IDX header alone;
+    // the scorer's held-out samples load in the background.
+    const std::string dir = o.job.data.empty() ? data::default_data_dir() : o.job.data;
+    auto count = data::count_train_samples(dir);
+    if (!count) return fail("node", count.err().message);
+    train_size = *count;
+    if (o.holdout >= train_size) return fail("node", "--holdout must be below the training set size");
     board = std::make_shared<actors::model_board>();
     cfg.pool = std::make_shared<actors::sample_pool>();
-    cfg.scorer_role = std::make_shared<actors::scorer>(std::move(val), board);
-    train_size = train.size();
+    const std::size_t holdout = o.holdout;
+    cfg.scorer_role = std::make_shared<actors::scorer>(
+        [dir, holdout]() -> result<data::dataset> {
+          auto loaded = data::load_dir(dir);
+          if (!loaded) return loaded.err();
+          auto& train = loaded->train;
+          const std::size_t val_n = std::min<std::size_t>(1000, holdout > 0 ? holdout : 1000);
+          data::dataset val;
+          val.rows = train.rows;
+          val.cols = train.cols;
+          val.num_classes = train.num_classes;
+          const std::size_t from = train.size() - val_n;
+          val.images.assign(train.images.begin() + from * train.sample_size(), train.images.end());
+          val.labels.assign(train.labels.begin() + from, train.labels.end());
+          return val;
+        },
+        board);
   }
   cfg.watch_dir = o.watch;
 

@@ -256,7 +256,8 @@ void column_statistic(const float* v, std::size_t c, std::size_t t, reduce_op op
 ///    one, and a minority cannot make an honest rank disagree with the
 ///    median of its peers.
 /// 3. The rest are averaged in rank order, in double.
-void filtered_segment(const float* const* col, std::size_t c, std::size_t t, float* x, std::size_t len) {
+void filtered_segment(const float* const* col, const int* rank_of, std::size_t c, std::size_t t, float* x,
+                      std::size_t len, std::vector<double>& suspicion) {
   thread_local std::vector<double> gram, agree, norm, sorted, scale, cosines;
   thread_local std::vector<std::size_t> order;
   gram.assign(c * c, 0.0);
@@ -303,14 +304,24 @@ void filtered_segment(const float* const* col, std::size_t c, std::size_t t, flo
   sorted.assign(agree.begin(), agree.end());
   const double mid = median_of(sorted);
   auto too_long = [&](std::size_t q) { return !(norm[q] <= cap); };
+  // A rank this owner has had to drop in most recent rounds stays a suspect
+  // while its agreement is ambiguous (a persistent attacker is not let in
+  // by a noisy round). History starts at 0: one call alone never uses it.
+  auto history = [&](std::size_t q) { return suspicion[static_cast<std::size_t>(rank_of[q])]; };
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     if (too_long(a) != too_long(b)) return too_long(b);
     if (too_long(a)) return norm[a] < norm[b];
-    return agree[a] > agree[b];
+    return agree[a] - history(a) > agree[b] - history(b);
   });
-  auto suspect = [&](std::size_t q) { return too_long(q) || !(agree[q] > 0 && agree[q] >= 0.25 * mid); };
+  auto suspect = [&](std::size_t q) {
+    return too_long(q) || !(agree[q] > 0 && agree[q] >= 0.25 * mid) || history(q) > 0.5;
+  };
   std::size_t keep = c;
   while (c - keep < std::min(t, c - 1) && suspect(order[keep - 1])) --keep;
+  for (std::size_t j = 0; j < c; ++j) {
+    double& h = suspicion[static_cast<std::size_t>(rank_of[order[j]])];
+    h = 0.9 * h + (j >= keep ? 0.1 : 0.0);
+  }
   std::sort(order.begin(), order.begin() + keep);  // rank order: the same summation everywhere
   for (std::size_t k = 0; k < len; ++k) {
     double sum = 0;
@@ -336,6 +347,7 @@ struct ring_run {
   bool robust = opt.op != reduce_op::mean;
   std::uint32_t trim = resolved_trim(opt, n);
   std::vector<const float*> contributors{};
+  std::vector<int> contributor_ranks{};
 
   int right() const { return (r + 1) % n; }
   int left() const { return (r + n - 1) % n; }
@@ -522,9 +534,12 @@ struct ring_run {
     if (total == 0)
       for (double w : eng.weights_) total += w;  // rank order: the same sum on every rank
     contributors.clear();
+    contributor_ranks.clear();
     for (int p = 0; p < n; ++p)
-      if (eng.weights_[static_cast<std::size_t>(p)] > 0)
+      if (eng.weights_[static_cast<std::size_t>(p)] > 0) {
         contributors.push_back(p == r ? x.data() : eng.columns_.data() + static_cast<std::size_t>(p) * len + b);
+        contributor_ranks.push_back(p);
+      }
     const std::size_t c = contributors.size();
     if (c == 0) {
       std::fill(x.begin(), x.end(), 0.0f);
@@ -539,7 +554,8 @@ struct ring_run {
     const float* const* col = contributors.data();
     if (opt.op == reduce_op::filtered_mean) {
       // Reads every rank's values (ours are x itself) before writing x[k].
-      filtered_segment(col, c, t, x.data(), x.size());
+      if (eng.suspicion_.size() != static_cast<std::size_t>(n)) eng.suspicion_.assign(static_cast<std::size_t>(n), 0.0);
+      filtered_segment(col, contributor_ranks.data(), c, t, x.data(), x.size(), eng.suspicion_);
       return;
     }
     float* v = eng.sort_.data();  // c rows of stat_block

@@ -42,7 +42,9 @@ namespace hydra::comm {
 ///   mean of the n' - f ranks whose segment is nearest (L2) the
 ///   coordinate-wise median; a rank whose update points elsewhere
 ///   (sign-flipped, scaled) is dropped for the whole segment, so the honest
-///   ranks' mean is kept exactly.
+///   ranks' mean is kept exactly. The engine remembers which ranks it had to
+///   drop lately (keep one engine per group): a rank dropped in most recent
+///   rounds stays out of rounds where the evidence is ambiguous.
 enum class reduce_op { mean, trimmed_mean, median, mean_around_median, filtered_mean };
 
 /// "mean", "trimmed-mean", "median", "mean-around-median", "filtered-mean".
@@ -131,6 +133,7 @@ class allreduce_engine {
   std::vector<double> weights_;
   std::vector<float> columns_;  // robust ops: the owned chunk's values from every rank
   std::vector<float> sort_;     // robust ops: a block of coordinates' contributing values
+  std::vector<double> suspicion_;  // filtered_mean: per rank, how often this owner dropped it lately (EWMA)
   int failed_rank_ = -1;
 };
 

@@ -66,6 +66,9 @@ std::vector<float> reference_filtered(const inputs& x, const std::vector<double>
   const std::size_t base = count / static_cast<std::size_t>(n), rem = count % static_cast<std::size_t>(n);
   for (std::size_t ch = 0, begin = 0; ch < static_cast<std::size_t>(n); ++ch) {
     const std::size_t len = base + (ch < rem ? 1 : 0);
+    // Each chunk's owner keeps its own history of dropped ranks, segment
+    // after segment (EWMA 0.9; a rank above 0.5 stays a suspect).
+    std::vector<double> history(static_cast<std::size_t>(n), 0.0);
     for (std::size_t b = begin; b < begin + len; b += seg) {
       const std::size_t width = std::min(seg, begin + len - b);
       auto val = [&](std::size_t q, std::size_t k) { return static_cast<double>(x[static_cast<std::size_t>(ranks[q])][b + k]); };
@@ -101,13 +104,21 @@ std::vector<float> reference_filtered(const inputs& x, const std::vector<double>
       std::vector<std::size_t> idx(c);
       for (std::size_t q = 0; q < c; ++q) idx[q] = q;
       auto too_long = [&](std::size_t q) { return !(norm[q] <= cap); };
+      auto hist = [&](std::size_t q) { return history[static_cast<std::size_t>(ranks[q])]; };
       std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t bb) {
         if (too_long(a) != too_long(bb)) return too_long(bb);
         if (too_long(a)) return norm[a] < norm[bb];
-        return agree[a] > agree[bb];
+        return agree[a] - hist(a) > agree[bb] - hist(bb);
       });
+      auto suspect = [&](std::size_t q) {
+        return too_long(q) || !(agree[q] > 0 && agree[q] >= 0.25 * mid) || hist(q) > 0.5;
+      };
       std::size_t kept = c;
-      while (c - kept < f && (too_long(idx[kept - 1]) || !(agree[idx[kept - 1]] > 0 && agree[idx[kept - 1]] >= 0.25 * mid))) --kept;
+      while (c - kept < f && suspect(idx[kept - 1])) --kept;
+      for (std::size_t j = 0; j < c; ++j) {
+        double& h = history[static_cast<std::size_t>(ranks[idx[j]])];
+        h = 0.9 * h + (j >= kept ? 0.1 : 0.0);
+      }
       std::vector<std::size_t> keep(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kept));
       std::sort(keep.begin(), keep.end());
       for (std::size_t k = 0; k < width; ++k) {
@@ -538,6 +549,54 @@ TEST(ByzantineRanks, FilteredMeanDropsASignFlippedRankWhole) {
   const auto clean = agreed(run_all(z, w, robust(reduce_op::filtered_mean, 400)));
   for (std::size_t i = 0; i < count; ++i)
     ASSERT_NEAR(clean[i], (double(z[0][i]) + z[1][i] + z[2][i] + z[3][i]) / 4, 1e-6) << "at " << i;
+}
+
+TEST(ByzantineRanks, FilteredMeanRemembersAPersistentAttacker) {
+  // One engine per rank across rounds. For 8 rounds rank 2 sends the sign
+  // flip of an honest update and is dropped; in round 9 it sends a vector
+  // that agrees weakly (honest direction, mostly noise): on its own that
+  // would pass, but its history keeps it out. A fresh engine lets it in.
+  const int n = 4;
+  const std::size_t count = 600;
+  auto honest = [&](int r, int round) {
+    std::vector<float> v(count);
+    for (std::size_t i = 0; i < count; ++i)
+      v[i] = std::sin(0.05f * static_cast<float>(i) + 0.3f * static_cast<float>(round)) +
+             0.2f * std::cos(static_cast<float>(i * (r + 3)));
+    return v;
+  };
+  auto weak = [&](int round) {  // half signal, plus noise about as long as the signal
+    auto v = honest(1, round);
+    for (std::size_t i = 0; i < count; ++i) v[i] = 0.5f * v[i] + std::cos(static_cast<float>(i * i % 97));
+    return v;
+  };
+  const std::vector<double> w(n, 1.0);
+  std::vector<allreduce_engine> engines(n);
+  std::vector<std::vector<float>> last(n), fresh(n);
+  for (int round = 0; round < 9; ++round) {
+    run_ranks(n, [&](int r, link& l) {
+      std::vector<float> v = r == 2 ? (round < 8 ? honest(0, round) : weak(round)) : honest(r, round);
+      if (r == 2 && round < 8)
+        for (auto& x : v) x = -x;
+      auto got = engines[static_cast<std::size_t>(r)].run(l, v, 1.0, robust(reduce_op::filtered_mean));
+      ASSERT_TRUE(got) << got.err().message;
+      if (round == 8) last[static_cast<std::size_t>(r)] = v;
+    });
+  }
+  run_ranks(n, [&](int r, link& l) {
+    std::vector<float> v = r == 2 ? weak(8) : honest(r, 8);
+    auto got = allreduce_engine().run(l, v, 1.0, robust(reduce_op::filtered_mean));
+    ASSERT_TRUE(got) << got.err().message;
+    fresh[static_cast<std::size_t>(r)] = v;
+  });
+  expect_identical(last);
+  const auto h0 = honest(0, 8), h1 = honest(1, 8), h3 = honest(3, 8);
+  for (std::size_t i = 0; i < count; ++i)
+    ASSERT_NEAR(last[0][i], (double(h0[i]) + h1[i] + h3[i]) / 3, 1e-5) << "at " << i;
+  // Without the history the weak vector is averaged in.
+  double diff = 0;
+  for (std::size_t i = 0; i < count; ++i) diff += std::abs(fresh[0][i] - last[0][i]);
+  EXPECT_GT(diff / count, 0.05);
 }
 
 TEST(ByzantineRanks, TwoOfSevenAreTrimmed) {

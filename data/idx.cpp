@@ -335,6 +335,28 @@ result<split> load_dir(const std::string& dir) {
   }
 }
 
+result<std::size_t> count_train_samples(const std::string& dir) {
+  try {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) return make_error(errc::not_found, dir + ": no such directory");
+    auto path = locate(dir, "train", "labels", 1);
+    if (!path) return path.err();
+    reader r(*path);
+    if (auto st = r.open(); !st) return st.err();
+    std::uint8_t h[8] = {};
+    std::size_t got = r.read(h, 4);
+    if (got == 4) {
+      if (auto st = check_magic(r, h, 1); !st) return st.err();
+      got += r.read(h + 4, 4);
+    }
+    if (r.failure()) return *r.failure();
+    if (got < 8) return r.problem("truncated: header needs 8 bytes, file holds " + num(got));
+    return static_cast<std::size_t>(be32(h + 4));
+  } catch (const std::exception& e) {
+    return make_error(errc::internal, dir + ": " + e.what());
+  }
+}
+
 std::string default_data_dir() { return "/usr/share/datasets/fashion-mnist"; }
 
 }  // namespace hydra::data

@@ -53,6 +53,10 @@ struct split {
 /// the file; otherwise errors are those of load_idx().
 result<split> load_dir(const std::string& dir);
 
+/// The number of training samples in `dir`, from the label file's header
+/// alone (cheap: no decompression of the images). Errors as for load_dir.
+result<std::size_t> count_train_samples(const std::string& dir);
+
 /// Where the Debian image keeps Fashion-MNIST: "/usr/share/datasets/fashion-mnist".
 std::string default_data_dir();
 
