@@ -97,17 +97,7 @@ EOF
 check "ledger verify passes on node 0's replica" "$hydra" ledger verify --state "$tmp/d1/node-0"
 mkdir -p "$tmp/flip"
 cp "$tmp/d1/node-0/ledger.log" "$tmp/flip/ledger.log"
-$py - "$tmp/flip/ledger.log" <<'EOF'
-import struct, sys
-p = sys.argv[1]
-b = bytearray(open(p, 'rb').read())
-pos = 0
-for _ in range(10):
-    (n,) = struct.unpack_from('<I', b, pos)
-    pos += 8 + n
-b[pos + 8 + 40] ^= 0x01   # inside entry 10's author key
-open(p, 'wb').write(b)
-EOF
+flip_in_entry "$tmp/flip/ledger.log" 10 40   # inside entry 10's author key
 out=$("$hydra" ledger verify --state "$tmp/flip" 2>&1)
 rc=$?
 echo "$out"

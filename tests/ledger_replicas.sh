@@ -87,23 +87,10 @@ for i in 0 1 2; do
   check "ledger verify replica $i" "$hydra" ledger verify --state "$tmp/n$i"
 done
 
-# One byte flipped inside entry 7's record (past its 8-byte length+check header).
+# One byte flipped inside entry 7.
 mkdir -p "$tmp/flip"
 cp "$tmp/n0/ledger.log" "$tmp/flip/ledger.log"
-off=$($py - "$tmp/flip/ledger.log" <<'EOF'
-import struct, sys
-b = open(sys.argv[1], 'rb').read()
-pos = 0
-for _ in range(7):
-    (n,) = struct.unpack_from('<I', b, pos)
-    pos += 8 + n
-print(pos + 8 + 60)
-EOF
-)
-$py -c "
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, 'rb').read()); b[off] ^= 0x40; open(p, 'wb').write(b)" "$tmp/flip/ledger.log" "$off"
+flip_in_entry "$tmp/flip/ledger.log" 7 60
 out=$("$hydra" ledger verify --state "$tmp/flip" 2>&1)
 rc=$?
 echo "$out"

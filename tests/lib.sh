@@ -27,3 +27,18 @@ finish() {
   echo "$failures failure(s)"
   test "$failures" -eq 0
 }
+# flip_in_entry LOG N AT: flips one bit of byte AT of record N's entry bytes
+# in a ledger.log (records: u32 len, u32 check, len bytes; see ledger/log.hpp).
+flip_in_entry() {
+  $py - "$1" "$2" "$3" <<'PYEOF'
+import struct, sys
+path, n, at = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+b = bytearray(open(path, 'rb').read())
+pos = 0
+for _ in range(n):
+    (size,) = struct.unpack_from('<I', b, pos)
+    pos += 8 + size
+b[pos + 8 + at] ^= 0x01
+open(path, 'wb').write(b)
+PYEOF
+}

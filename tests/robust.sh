@@ -2,7 +2,7 @@
 # Robust aggregation against a poisoning node (4 real node processes,
 # local-SGD mode, 3 epochs): node 1 sends sign-flipped or -10x-scaled
 # updates. With --aggregate filtered-mean the final accuracy stays within
-# 1 point of the clean run of the same job (means over seeds 1..3; the gap
+# 1 point of the clean run of the same job (means over seeds 1..4; the gap
 # to the clean run with the plain mean is printed too), filtered-mean costs
 # at most 1 point when nobody attacks, and the plain mean under the same
 # attack is clearly worse (it diverges under the -10x attack), so the check
@@ -23,7 +23,7 @@ mean_of() { $py -c "import sys; v=[float(x) for x in sys.argv[1:]]; print(sum(v)
 declare -A a
 for kind in clean-mean clean sign-flip scale; do
   vals=()
-  for seed in 1 2 3; do
+  for seed in 1 2 3 4; do
     case $kind in
       clean-mean) v=$(acc --seed $seed) ;;
       clean) v=$(acc --seed $seed --aggregate filtered-mean) ;;
