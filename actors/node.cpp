@@ -331,6 +331,13 @@ std::vector<std::string> snapshot_peers(const std::string& dir) {
 
 // ---- handlers ------------------------------------------------------------------
 
+/// True when `conn`'s peer is on this machine (127.0.0.0/8 or ::1).
+bool from_loopback(node_state& st, conn_id conn) {
+  const std::string a = st.tp->remote_address(conn);
+  return a.rfind("127.", 0) == 0 || a.rfind("[::1]", 0) == 0 || a.rfind("::1", 0) == 0 ||
+         a.rfind("[::ffff:127.", 0) == 0;
+}
+
 void handle_frame(self_ptr self, const inbound& in) {
   auto& st = self->state;
   const double now = st.now();
@@ -443,6 +450,10 @@ void handle_frame(self_ptr self, const inbound& in) {
           json = st.ledger->summary_json();
         } else if (sub == "balances") {
           json = st.ledger->balances_json();
+        } else if (sub == "append" && !from_loopback(st, in.conn)) {
+          // The node signs what it is told to: only its own machine may ask.
+          ok = false;
+          json = nlohmann::json({{"error", "ledger append is accepted from this machine only (loopback)"}}).dump();
         } else if (sub == "append" && (req.getArgs().size() == 4 || req.getArgs().size() == 5)) {
           // Deferred: answered once the entry is acknowledged (durable on
           // min(replicas, live nodes) nodes) or its wait times out.
