@@ -196,6 +196,20 @@ void collector::submit(const wire::public_key& contributor, const std::string& f
     unique.labels.push_back(d.labels[i]);
     seen_.add(std::span<const float>(d.images.data() + i * ss, ss));
   }
+  // Every peer learns these samples, so a copy sent to another collector
+  // is a duplicate there too.
+  {
+    capnp::MallocMessageBuilder mb;
+    auto seen = mb.initRoot<Message>().initSamplesSeen();
+    seen.setContribution(id);
+    seen.setRows(static_cast<std::uint32_t>(unique.rows));
+    seen.setCols(static_cast<std::uint32_t>(unique.cols));
+    auto img = seen.initImages(static_cast<unsigned>(unique.images.size()));
+    std::uint8_t* px = img.begin();
+    for (std::size_t i = 0; i < unique.images.size(); ++i)
+      px[i] = static_cast<std::uint8_t>(std::lround(std::clamp(unique.images[i], 0.0f, 1.0f) * 255.0f));
+    for (const auto& p : host_.live()) host_.send_to(p.address, mb);
+  }
   nlohmann::json rec = {{"contribution", id}, {"format", format},   {"status", "validated"},
                         {"submitted", n},     {"duplicates", dups}, {"unique", keep.size()}};
   (void)ledger_.author(ledger::kind::contribution, account, 0, rec.dump());
@@ -396,6 +410,22 @@ void collector::finish(job& j, const ledger::quorum_outcome& o) {
   log_.push_back(verdict.dump());
   if (log_.size() > 1000) log_.erase(log_.begin());
   if (j.done) j.done(ok, verdict.dump());
+}
+
+void collector::on_samples_seen(const node_id& from, SamplesSeen::Reader r) {
+  const auto images = r.getImages();  // read once (traversal budget)
+  const std::size_t rows = r.getRows(), cols = r.getCols(), ss = rows * cols;
+  if (rows != std::size_t(cfg_.limits.rows) || cols != std::size_t(cfg_.limits.cols) || images.size() % ss ||
+      images.size() / ss > cfg_.limits.max_samples) {
+    spdlog::warn("malformed samplesSeen from {}", id_short(from));
+    return;
+  }
+  std::vector<float> img(ss);
+  const std::uint8_t* px = images.begin();
+  for (std::size_t i = 0; i < images.size() / ss; ++i) {
+    for (std::size_t k = 0; k < ss; ++k) img[k] = px[i * ss + k] / 255.0f;
+    if (seen_.check(img) == data::dup_kind::unique) seen_.add(img);
+  }
 }
 
 void collector::on_ledger_entry(const ledger::entry& e) { trust_.observe(e); }

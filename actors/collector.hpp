@@ -65,6 +65,8 @@ class collector {
               std::vector<data::contribution_file> files, verdict_fn done);
   void on_score_request(conn_id conn, const node_id& from, ScoreRequest::Reader r);
   void on_score_reply(const node_id& from, ScoreReply::Reader r);
+  /// Another collector's validated samples: they count as seen here too.
+  void on_samples_seen(const node_id& from, SamplesSeen::Reader r);
   /// Every ledger entry this node stores (trust follows reward/penalty entries).
   void on_ledger_entry(const ledger::entry& e);
   void tick();

@@ -528,6 +528,9 @@ void handle_frame(self_ptr self, const inbound& in) {
     case Message::SCORE_REPLY:
       if (st.coll) st.coll->on_score_reply(from, msg.getScoreReply());
       break;
+    case Message::SAMPLES_SEEN:
+      if (st.coll) st.coll->on_samples_seen(from, msg.getSamplesSeen());
+      break;
     case Message::CTL_REPLY:
     case Message::CONTRIBUTE_REPLY:
     case Message::LINK_HELLO:  // belongs to the data plane (comm/tcp_link)

@@ -139,8 +139,10 @@ result<std::vector<contributor_sim>> prepare_contributors(const demo_options& o,
             if (kind == "honest") honest_files.push_back(f);
           } else if (kind == "duplicate") {
             if (honest_files.empty()) return make_error(errc::invalid_input, "duplicate contributors need honest ones");
-            // Copies of honest contributions: byte-exact, or with a little noise.
-            std::ifstream in(honest_files[(c * o.per_contributor + k) % honest_files.size()], std::ios::binary);
+            // Copies of honest contributions — those of the next honest
+            // contributor, which went to another collector — byte-exact or
+            // with a little noise.
+            std::ifstream in(honest_files[((c + 1) * o.per_contributor + k) % honest_files.size()], std::ios::binary);
             std::string csv((std::istreambuf_iterator<char>(in)), {});
             if (k % 2 == 1) {
               auto d = data::parse_contribution("csv", {{"x.csv", csv}});
@@ -392,11 +394,12 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
       bool honest_done = true;
       for (auto& c : sims)
         if (c.kind == "honest" && (!c.started || c.pid > 0)) honest_done = false;
-      for (auto& c : sims) {
+      for (std::size_t i = 0; i < sims.size(); ++i) {
+        auto& c = sims[i];
         if (c.started) continue;
         if (c.kind == "honest" || c.kind == "label-flip" || (c.kind == "garbage" && p >= 0.1) ||
             (c.kind == "duplicate" && honest_done))
-          start_contributor(exe, c, addrs.front());
+          start_contributor(exe, c, addrs[i % addrs.size()]);
       }
       for (auto& c : sims) {
         int status;
@@ -461,8 +464,8 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
   if (!sims.empty() && !g_stop && !failed) {
     // Contributors still submitting finish (the nodes keep scoring); then the
     // ledger replicas converge by anti-entropy.
-    for (auto& c : sims)
-      if (!c.started) start_contributor(exe, c, addrs.front());
+    for (std::size_t i = 0; i < sims.size(); ++i)
+      if (!sims[i].started) start_contributor(exe, sims[i], addrs[i % addrs.size()]);
     const auto t1 = e.now();
     for (auto& c : sims) {
       int status;

@@ -57,6 +57,7 @@ struct Message {
     contributeReply @15 :ContributeReply;
     scoreRequest @16 :ScoreRequest;
     scoreReply @17 :ScoreReply;
+    samplesSeen @18 :SamplesSeen;
   }
 }
 
@@ -205,4 +206,14 @@ struct ScoreReply {
   ok @2 :Bool;               # false: not scored (reason says why; retry later if "not ready")
   entry @3 :Data;            # the scorer's signed `score` ledger entry
   reason @4 :Text;
+}
+
+# A collector tells every peer which samples it has taken in (validated,
+# before scoring), so every collector finds duplicates of data another
+# collector already has.
+struct SamplesSeen {
+  contribution @0 :Text;
+  rows @1 :UInt32;
+  cols @2 :UInt32;
+  images @3 :Data;           # rows*cols uint8 pixels per sample
 }
