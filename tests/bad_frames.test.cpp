@@ -25,6 +25,7 @@
 
 #include "actors/ctl_client.hpp"
 #include "actors/transport.hpp"
+#include "ledger/entry.hpp"
 #include "wire/frame.hpp"
 #include "wire/hydra.capnp.h"
 #include "wire/identity.hpp"
@@ -207,6 +208,79 @@ TEST(BadFrames, EachIsRejectedWithAReasonAndTheNodeKeepsServing) {
   }
   ::close(fd);
   EXPECT_TRUE(pong);
+  fs::remove_all(base);
+}
+
+}  // namespace
+}  // namespace hydra
+
+namespace hydra {
+namespace {
+
+/// Sends one LedgerEntries frame (from a stranger) holding `entries`.
+void push_entries(const std::string& address, const std::vector<ledger::entry>& entries) {
+  const auto me = wire::generate_identity();
+  capnp::MallocMessageBuilder mb;
+  auto le = mb.initRoot<Message>().initLedgerEntries();
+  le.setRequestId(7);
+  auto list = le.initEntries(static_cast<unsigned>(entries.size()));
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto bytes = ledger::encode(entries[i]);
+    list.set(static_cast<unsigned>(i), kj::arrayPtr(bytes.data(), bytes.size()));
+  }
+  const auto frame = wire::seal(me, mb);
+  int fd = connect_to(address);
+  ASSERT_GE(fd, 0);
+  ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the node store and ack
+  ::close(fd);
+}
+
+ledger::entry make_entry(const wire::identity& who, std::uint64_t seq, const digest256& prev, std::int64_t amount) {
+  ledger::entry e;
+  e.k = ledger::kind::reward;
+  e.seq = seq;
+  e.prev = prev;
+  e.subject = "acct";
+  e.amount = amount;
+  e.payload = "{}";
+  return ledger::sign(std::move(e), who);
+}
+
+TEST(BadLedgerEntries, ForgedAlteredReplayedAndReorderedAreRejectedWithAReason) {
+  ASSERT_GE(sodium_init(), 0);
+  const std::string base = fs::temp_directory_path() / ("hydra-badledger-" + std::to_string(getpid()));
+  node_process a(base + "/a", "");
+  ASSERT_FALSE(a.address.empty()) << a.log();
+  const auto x = wire::generate_identity(), y = wire::generate_identity();
+
+  const auto e0 = make_entry(x, 0, {}, 5);
+  push_entries(a.address, {e0, e0});  // a duplicate in the same batch is stored once
+
+  auto forged = make_entry(y, 1, ledger::entry_hash(e0), 1000);
+  forged.author = x.pk;  // claims to be x's, signed by y
+  auto altered = make_entry(x, 1, ledger::entry_hash(e0), 5);
+  altered.amount = 5000;  // changed after signing
+  const auto replayed = make_entry(x, 0, {}, 6);                    // an old seq with new bytes
+  const auto gap = make_entry(x, 5, ledger::entry_hash(e0), 7);     // reordered / missing 1..4
+  const auto bad_prev = make_entry(x, 1, ledger::entry_hash(replayed), 8);  // prev is not e0
+  push_entries(a.address, {forged, altered, replayed, gap, bad_prev});
+
+  auto summary = actors::ctl_request(a.address, "ledger", {"summary"});
+  ASSERT_TRUE(summary) << summary.err().message;
+  const auto j = nlohmann::json::parse(*summary);
+  EXPECT_EQ(j["entries"].get<int>(), 1) << *summary;
+  EXPECT_EQ(j["rejected"].get<int>(), 5) << *summary;
+  EXPECT_TRUE(log_has(a, "forged")) << a.log();
+  EXPECT_TRUE(log_has(a, "replayed")) << a.log();
+  EXPECT_TRUE(log_has(a, "altered chain")) << a.log();
+
+  // The next real entry of x is taken; balances follow the stored entries only.
+  push_entries(a.address, {make_entry(x, 1, ledger::entry_hash(e0), 10)});
+  auto balances = actors::ctl_request(a.address, "ledger", {"balances"});
+  ASSERT_TRUE(balances);
+  EXPECT_EQ(nlohmann::json::parse(*balances)["acct"].get<int>(), 15) << *balances;
+  EXPECT_TRUE(a.running());
   fs::remove_all(base);
 }
 
