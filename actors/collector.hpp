@@ -43,6 +43,7 @@ struct collector_config {
   double max_duplicate_share = 0.5;        ///< above this the whole contribution is rejected
   ledger::quorum_rule rule;
   data::contribution_limits limits;
+  bool lie = false;                        ///< drill: this node reports inverted scores (1.25 - score)
 };
 
 /// Account id for balances: BLAKE2b-256 of a public key, hex (a node's id).

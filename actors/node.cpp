@@ -698,6 +698,7 @@ void start_services(self_ptr self) {
   st.ledger = std::move(*ledger);
   collector_config cc;
   cc.state_dir = st.cfg.state_dir;
+  cc.lie = st.cfg.lie_scores;
   st.coll = std::make_unique<collector>(cc, st.cfg.identity, host, *st.ledger, st.cfg.pool, st.cfg.scorer_role);
   st.ledger->set_on_stored([sp](const ledger::entry& e) {
     if (sp->coll) sp->coll->on_ledger_entry(e);

@@ -38,6 +38,7 @@ struct node_config {
   std::shared_ptr<actors::scorer> scorer_role;  ///< set on trainers: scores contributions with the current model
   std::shared_ptr<sample_pool> pool;    ///< accepted contributions go here (the trainer draws from it)
   std::string watch_dir;                ///< contributions dropped here are taken in ("" = none)
+  bool lie_scores = false;              ///< drill: report inverted scores (to test scorer trust)
 };
 
 /// Spawns the node actor. `tp` must outlive it; the caller wires the

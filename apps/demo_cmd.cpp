@@ -24,6 +24,7 @@
 #include "data/contribution.hpp"
 #include "data/idx.hpp"
 #include "ledger/log.hpp"
+#include "ledger/quorum.hpp"
 #include "wire/identity.hpp"
 #include "apps/node_cmd.hpp"
 #include "apps/progress.hpp"
@@ -49,6 +50,7 @@ struct demo_options {
   std::vector<std::string> train;  // flags passed to every `hydra node --train`
   std::string contributors;        // "honest:3,label-flip:1,duplicate:1,garbage:1"
   std::string attack;              // node 1 poisons its updates: sign-flip or scale
+  bool lying_scorer = false;       // the last node reports inverted scores
   int per_contributor = 4;         // contributions each simulated contributor makes
   int contribution_size = 250;     // samples per contribution
 };
@@ -505,8 +507,21 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
       const auto b = balances.find(id_hex(id->id));
       node_credits["node-" + std::to_string(i)] = b == balances.end() ? 0.0 : double(b->second) / 1000.0;
     }
+    // Scorer trust as node 0's replica folds it (ledger/quorum.hpp).
+    nlohmann::json trust = nlohmann::json::object();
+    if (auto all = ledger::read_log(base + "/node-0/ledger.log")) {
+      ledger::trust_table tt;
+      for (const auto& en : *all) tt.observe(en);
+      for (int i = 0; i < nodes; ++i) {
+        auto id = wire::load_or_create_identity(base + "/node-" + std::to_string(i));
+        if (!id) continue;
+        trust["node-" + std::to_string(i)] = {{"trust", tt.trust(id->pk)},
+                                               {"agreed", tt.agreed(id->pk)},
+                                               {"outvoted", tt.outvoted(id->pk)}};
+      }
+    }
     ledger_json = {{"entries", entries}, {"replicas", addrs.size()}, {"replicas_agree", converged},
-                   {"compute_credits", node_credits}};
+                   {"compute_credits", node_credits}, {"scorers", trust}};
     if (!o.json) {
       std::printf("%-14s %-10s %8s %8s %10s %10s %12s\n", "CONTRIBUTOR", "KIND", "ACCEPTED", "REJECTED", "SAMPLES OK",
                   "MEAN SCORE", "BALANCE");
@@ -702,6 +717,7 @@ int run_demo(const demo_options& o) {
       extra.push_back("--attack");
       extra.push_back(o.attack);
     }
+    if (o.lying_scorer && i == o.nodes - 1 && !o.no_train) extra.push_back("--lie-scores");
     if (!o.cpu_limits.empty()) {
       extra.push_back("--cpu-limit");
       extra.push_back(std::to_string(o.cpu_limits[std::min<std::size_t>(i, o.cpu_limits.size() - 1)]));
@@ -824,6 +840,8 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--contribution-size", o->contribution_size, "Samples per contribution")
       ->check(CLI::Range(1, 5000))
       ->capture_default_str();
+  cmd->add_flag("--lying-scorer", o->lying_scorer,
+                "Drill: the last node reports inverted quality scores (the quorum outvotes it, its trust falls)");
   cmd->add_option("--attack", o->attack, "Drill: node 1 poisons its updates (sign-flip or scale x-10)")
       ->check(CLI::IsMember({"sign-flip", "scale"}));
   cmd->add_option("--backend", o->backend, "p2p (TCP between the nodes) or mpi (the nodes are mpirun ranks)")

@@ -40,6 +40,7 @@ struct node_options {
   std::string aggregate = "mean";
   std::string watch;      ///< folder whose new files are taken in as contributions
   bool stay = false;      ///< keep serving (ledger, scoring) after the job is done
+  bool lie_scores = false;  ///< drill: a dishonest scorer
   std::size_t holdout = 0;  ///< last N training samples: not trained on (validation + contributions)
   actors::dist_train_options job;
 };
@@ -361,6 +362,7 @@ int run_node(const node_options& o) {
         board);
   }
   cfg.watch_dir = o.watch;
+  cfg.lie_scores = o.lie_scores;
 
   caf::actor_system_config sys_cfg;
   sys_cfg.set("scheduler.max-threads", 2);
@@ -471,6 +473,7 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
                   "Hold back the last N training samples (scorers validate on the last 1000 of them)");
   cmd->add_option("--watch", o->watch, "Take in contributions dropped into this folder (as this node)");
   cmd->add_flag("--stay", o->stay, "With --train: keep serving the ledger and scoring after the job");
+  cmd->add_flag("--lie-scores", o->lie_scores, "Drill: report inverted quality scores (to watch scorer trust work)");
   cmd->callback([o, &exit_code] { exit_code = run_node(*o); });
   return cmd;
 }

@@ -8,7 +8,9 @@
 #   alone by more than 0.5 points (means over two seeds);
 # - the 4 ledger replicas converge; `hydra ledger verify --state DIR/node-0`
 #   passes, and fails naming the entry after one byte of it is flipped;
-# - scorers' attestations are in the ledger (>= 2 per decided contribution).
+# - scorers' attestations are in the ledger (>= 2 per decided contribution);
+# - with a lying scorer the quorum outvotes it and its trust drops below
+#   the floor, while honest scorers keep full trust.
 # Usage: contributions.sh BUILD_DIR
 set -uo pipefail
 hydra="$1/hydra"
@@ -93,6 +95,24 @@ for e in decided:
     assert len(by) >= 2, (cid, by)
 print(len(decided), "decided contributions, each with >= 2 independent scores")
 EOF
+
+# A lying scorer (the last node reports inverted scores): the quorum
+# outvotes it, its trust falls below the floor, and verdicts stay right.
+liar=$("$hydra" demo "${job[@]}" --seed 1 --contributors honest:2,label-flip:1 --lying-scorer 2>/dev/null)
+check "lying-scorer demo ran" test -n "$liar"
+echo "scorers: $($py -c "import json,sys; print(json.loads(sys.argv[1])['ledger']['scorers'])" "$liar")"
+check "the liar was outvoted and lost trust; honest scorers kept theirs" $py -c "
+import json, sys
+s = json.loads(sys.argv[1])['ledger']['scorers']
+liar = s['node-3']
+assert liar['outvoted'] >= 1 and liar['trust'] < 0.34, liar
+for k, v in s.items():
+    if k != 'node-3': assert v['outvoted'] == 0 and v['trust'] == 1.0, (k, v)" "$liar"
+check "with a lying scorer: honest accepted, label-flip rejected" $py -c "
+import json, sys
+for x in json.loads(sys.argv[1])['contributors']:
+    if x['kind'] == 'honest': assert x['accepted_samples'] >= 0.95 * x['submitted_samples'], x
+    else: assert x['accepted'] == 0, x" "$liar"
 
 check "ledger verify passes on node 0's replica" "$hydra" ledger verify --state "$tmp/d1/node-0"
 mkdir -p "$tmp/flip"
