@@ -140,35 +140,85 @@ quorum_outcome decide(const std::vector<vote>& votes, const std::map<public_key,
 }
 
 void trust_table::observe(const entry& e) {
-  if (e.k != kind::reward && e.k != kind::penalty) return;
+  if (e.k != kind::reward && e.k != kind::penalty && e.k != kind::score) return;
+  const digest256 h = entry_hash(e);
+  if (seen_.count(h)) return;
+  if (e.k == kind::score) {
+    seen_.insert(h);
+    auto& slot = scores_[e.subject];
+    const auto it = slot.find(e.author);
+    if (it == slot.end() || h < it->second.first) slot[e.author] = {h, static_cast<double>(e.amount) / 1000.0};
+    dirty_ = true;
+    return;
+  }
   const auto j = nlohmann::json::parse(e.payload, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return;
+  if (!j.contains("contribution") || !j["contribution"].is_string() || !j.contains("score") ||
+      !j["score"].is_number())
+    return;
+  const double stated = j["score"].get<double>();
+  if (!std::isfinite(stated)) return;
   const auto agreeing = parse_keys(j, "agreeing");
   const auto outvoted = parse_keys(j, "outvoted");
   if (!agreeing || !outvoted) return;
   for (const auto& k : *agreeing)
     if (outvoted->count(k)) return;
-  if (!seen_.insert(entry_hash(e)).second) return;
-  for (const auto& k : *agreeing) ++counts_[k].agreed;
-  for (const auto& k : *outvoted) ++counts_[k].outvoted;
-  for (const auto* keys : {&*agreeing, &*outvoted})
-    for (const auto& k : *keys) {
-      const counts& c = counts_[k];
-      trust_[k] = trust_of(c.agreed, c.outvoted);
+  seen_.insert(h);
+  outcome_record rec;
+  rec.hash = h;
+  rec.score = stated;
+  rec.listed = *agreeing;
+  rec.listed.insert(outvoted->begin(), outvoted->end());
+  const std::string id = j["contribution"].get<std::string>();
+  const auto it = outcomes_.find(id);
+  if (it == outcomes_.end() || h < it->second.hash) outcomes_[id] = std::move(rec);
+  dirty_ = true;
+}
+
+void trust_table::refresh() const {
+  if (!dirty_) return;
+  dirty_ = false;
+  counts_.clear();
+  trust_.clear();
+  for (const auto& [id, rec] : outcomes_) {
+    const auto sc = scores_.find(id);
+    if (sc == scores_.end()) continue;
+    std::vector<std::pair<public_key, double>> evidence;
+    for (const auto& k : rec.listed)
+      if (const auto s = sc->second.find(k); s != sc->second.end()) evidence.emplace_back(k, s->second.second);
+    if (evidence.empty()) continue;
+    double lo = evidence[0].second, hi = lo;
+    for (const auto& [k, v] : evidence) lo = std::min(lo, v), hi = std::max(hi, v);
+    if (rec.score < lo - 1e-9 || rec.score > hi + 1e-9) continue;  // no median of these votes
+    for (const auto& [k, v] : evidence) {
+      if (std::fabs(v - rec.score) <= tolerance_ + 1e-9)
+        ++counts_[k].agreed;
+      else
+        ++counts_[k].outvoted;
     }
+  }
+  for (const auto& [k, c] : counts_) trust_[k] = trust_of(c.agreed, c.outvoted);
+}
+
+const std::map<public_key, double>& trust_table::all() const {
+  refresh();
+  return trust_;
 }
 
 double trust_table::trust(const public_key& k) const {
+  refresh();
   const auto it = trust_.find(k);
   return it == trust_.end() ? 1.0 : it->second;
 }
 
 std::size_t trust_table::agreed(const public_key& k) const {
+  refresh();
   const auto it = counts_.find(k);
   return it == counts_.end() ? 0 : it->second.agreed;
 }
 
 std::size_t trust_table::outvoted(const public_key& k) const {
+  refresh();
   const auto it = counts_.find(k);
   return it == counts_.end() ? 0 : it->second.outvoted;
 }

@@ -66,30 +66,40 @@ quorum_outcome decide(const std::vector<vote>& votes, const std::map<public_key,
 /// Scorers below this trust are not asked to score.
 inline constexpr double min_trust = 0.34;
 
-/// Trust of scorers: a deterministic fold over ledger entries.
+/// Trust of scorers: a deterministic fold over ledger entries, checked
+/// against the scorers' own signed scores.
 ///
-/// Every `reward` or `penalty` entry whose payload is a JSON object with
-/// arrays "agreeing" and "outvoted" of scorer keys (64 hex digits, as
-/// `to_hex` writes the 32 key bytes) counts one agreement per scorer listed in
-/// "agreeing" and one outvote per scorer listed in "outvoted". Then
+/// A `reward` or `penalty` entry whose payload is a JSON object with a
+/// "contribution" id, a numeric quorum "score" and arrays "agreeing" and
+/// "outvoted" of scorer keys (64 hex digits, as `to_hex` writes the 32 key
+/// bytes) is an outcome. Its listed scorers are judged by evidence, not by
+/// which list the author put them in: a listed scorer counts only if the
+/// table holds that scorer's own `score` entry for the contribution (its
+/// subject; amount = score x 1000), and it agreed when that score is within
+/// `tolerance` of the stated quorum score, else it was outvoted. An outcome
+/// whose stated score lies outside the range of its evidenced scores is
+/// ignored (no median can be there), and so is every outcome after the
+/// first for the same contribution (by entry hash, smallest first). So a
+/// node cannot make an honest scorer "outvoted" by writing so: it would need
+/// that scorer's signature on a score far from the quorum's.
 ///   trust = (1 + agreed) / (1 + agreed + 4 * outvoted)
-/// so a new scorer starts at 1.0 and each outvote costs a lot (1 outvote among
-/// 10 agreements gives 11/15; a single outvote alone gives 1/5).
+/// so a new scorer starts at 1.0 and each outvote costs a lot (1 outvote
+/// among 10 agreements gives 11/15; a single outvote alone gives 1/5).
 ///
 /// Ignored, never thrown on: other kinds; payloads that are not such an
 /// object; lists with an element that is not a 64-digit hex key, or a scorer
-/// in both lists. A scorer listed twice in one list counts once. An entry
-/// observed a second time (same entry_hash) counts once, so replaying a log
-/// into the table is harmless. The result depends only on the set of entries,
-/// not their order.
+/// in both lists. An entry observed a second time (same entry_hash) counts
+/// once. The result depends only on the set of entries, not their order
+/// (scores may arrive after the outcome that cites them).
 class trust_table {
  public:
+  explicit trust_table(double tolerance = quorum_rule{}.tolerance) : tolerance_(tolerance) {}
   void observe(const entry& e);
 
-  /// 1.0 for a scorer never mentioned.
+  /// 1.0 for a scorer never judged.
   double trust(const public_key& k) const;
-  /// Every scorer mentioned so far and its trust (a valid `decide` argument).
-  const std::map<public_key, double>& all() const { return trust_; }
+  /// Every scorer judged so far and its trust (a valid `decide` argument).
+  const std::map<public_key, double>& all() const;
   std::size_t agreed(const public_key& k) const;
   std::size_t outvoted(const public_key& k) const;
 
@@ -98,9 +108,22 @@ class trust_table {
     std::size_t agreed = 0;
     std::size_t outvoted = 0;
   };
-  std::map<public_key, counts> counts_;
-  std::map<public_key, double> trust_;
+  struct outcome_record {
+    digest256 hash{};
+    double score = 0;
+    std::set<public_key> listed;
+  };
+  void refresh() const;
+
+  double tolerance_;
   std::set<digest256> seen_;
+  /// contribution -> scorer -> (entry hash, score): the smallest hash wins.
+  std::map<std::string, std::map<public_key, std::pair<digest256, double>>> scores_;
+  /// contribution -> its outcome (the smallest hash wins).
+  std::map<std::string, outcome_record> outcomes_;
+  mutable bool dirty_ = false;
+  mutable std::map<public_key, counts> counts_;
+  mutable std::map<public_key, double> trust_;
 };
 
 /// The payload of a reward/penalty entry recording `o`: the JSON text

@@ -172,62 +172,116 @@ TEST(LedgerQuorum, OutcomePayloadRoundTrips) {
   EXPECT_THROW(outcome_payload("c", o, "{bad"), std::invalid_argument);
 }
 
-TEST(LedgerQuorum, TrustFormula) {
-  const auto author = wire::generate_identity();
-  trust_table t;
+/// Scorers sign their score entries; each keeps its own chain.
+struct scorer_chain {
+  const wire::identity* who;
   std::vector<entry> chain;
-  // Scorer 1 agrees 10 times, then is outvoted once: 11/15.
+  const entry& score(const std::string& contribution, double v) {
+    chain.push_back(next_entry(*who, chain.empty() ? nullptr : &chain.back(), kind::score, contribution,
+                               static_cast<std::int64_t>(std::llround(v * 1000)), "{}"));
+    return chain.back();
+  }
+};
+
+TEST(LedgerQuorum, TrustFormula) {
+  const auto author = wire::generate_identity(), s1 = wire::generate_identity(), s2 = wire::generate_identity();
+  scorer_chain c1{&s1, {}}, c2{&s2, {}};
+  trust_table t;
+  std::vector<entry> chain, all;
+  // Scorer 1 agrees 10 times, then is outvoted once: 11/15. Scorer 2 always agrees.
   for (int i = 0; i < 11; ++i) {
-    quorum_outcome o;
-    o.st = state::decided;
-    (i < 10 ? o.agreeing : o.outvoted) = keys({1});
     std::string id = "c";  // += (GCC 12 -Wrestrict false positive on "c" + str)
     id += std::to_string(i);
+    all.push_back(c1.score(id, i < 10 ? 0.70 : 0.10));
+    all.push_back(c2.score(id, 0.72));
+    quorum_outcome o;
+    o.st = state::decided;
+    o.score = 0.71;
+    o.agreeing = i < 10 ? std::vector<public_key>{s1.pk, s2.pk} : std::vector<public_key>{s2.pk};
+    if (i == 10) o.outvoted = {s1.pk};
     chain.push_back(next_entry(author, chain.empty() ? nullptr : &chain.back(), kind::reward, id, 10,
                                outcome_payload(id, o)));
-    t.observe(chain.back());
+    all.push_back(chain.back());
   }
-  EXPECT_EQ(t.agreed(key(1)), 10u);
-  EXPECT_EQ(t.outvoted(key(1)), 1u);
-  EXPECT_DOUBLE_EQ(t.trust(key(1)), 11.0 / 15.0);
+  for (const auto& e : all) t.observe(e);
+  EXPECT_EQ(t.agreed(s1.pk), 10u);
+  EXPECT_EQ(t.outvoted(s1.pk), 1u);
+  EXPECT_DOUBLE_EQ(t.trust(s1.pk), 11.0 / 15.0);
+  EXPECT_EQ(t.agreed(s2.pk), 11u);
   EXPECT_DOUBLE_EQ(t.trust(key(5)), 1.0);  // never seen
   // Observing the same entries again changes nothing.
-  for (const auto& e : chain) t.observe(e);
-  EXPECT_EQ(t.agreed(key(1)), 10u);
-  EXPECT_EQ(t.outvoted(key(1)), 1u);
+  for (const auto& e : all) t.observe(e);
+  EXPECT_EQ(t.agreed(s1.pk), 10u);
+  EXPECT_EQ(t.outvoted(s1.pk), 1u);
+}
+
+TEST(LedgerQuorum, AnOutcomeCannotOutvoteAScorerWithoutItsScore) {
+  // A dishonest author lists an honest scorer as outvoted. Without that
+  // scorer's signed score it does not count; with the honest score close to
+  // the stated quorum score it counts as agreement, whatever the list says.
+  const auto liar = wire::generate_identity(), honest = wire::generate_identity(), other = wire::generate_identity();
+  scorer_chain ch{&honest, {}}, co{&other, {}};
+  quorum_outcome o;
+  o.st = state::decided;
+  o.score = 0.9;
+  o.agreeing = {other.pk};
+  o.outvoted = {honest.pk};
+  const entry claim = next_entry(liar, nullptr, kind::penalty, "x", 1, outcome_payload("x", o));
+  trust_table t;
+  t.observe(claim);
+  t.observe(co.score("x", 0.9));
+  EXPECT_EQ(t.outvoted(honest.pk), 0u);  // no evidence: not judged
+  t.observe(ch.score("x", 0.88));
+  EXPECT_EQ(t.outvoted(honest.pk), 0u);
+  EXPECT_EQ(t.agreed(honest.pk), 1u);  // its own score agrees with the stated quorum
+  // A stated score outside every evidenced score is no quorum: ignored.
+  quorum_outcome far = o;
+  far.score = 0.1;
+  trust_table u;
+  u.observe(next_entry(liar, nullptr, kind::penalty, "y", 1, outcome_payload("y", far)));
+  u.observe(ch.score("y", 0.88));
+  u.observe(co.score("y", 0.9));
+  EXPECT_EQ(u.outvoted(honest.pk), 0u);
+  EXPECT_EQ(u.agreed(honest.pk), 0u);
 }
 
 TEST(LedgerQuorum, RepeatedlyOutvotedScorerLosesTrust) {
   // Honest scorers h1..h3 score near the truth; a cheat always reports 1.5.
-  // Each quorum takes votes from scorers above min_trust, decides, and the
-  // coordinator records the outcome as a signed reward entry.
+  // Each quorum takes votes from scorers above min_trust (each signs its
+  // score entry), decides, and the coordinator records the outcome as a
+  // signed reward entry.
   const auto coordinator = wire::generate_identity();
   const auto h1 = wire::generate_identity(), h2 = wire::generate_identity(), h3 = wire::generate_identity();
   const auto cheat = wire::generate_identity();
-  const std::vector<const wire::identity*> scorers = {&h1, &h2, &h3, &cheat};
+  std::vector<scorer_chain> scorers = {{&h1, {}}, {&h2, {}}, {&h3, {}}, {&cheat, {}}};
 
   trust_table trust;
   ledger_state st;
-  std::vector<entry> chain;
+  std::vector<entry> chain, all;
   std::mt19937 rng(7);
   std::uniform_real_distribution<double> noise(-0.05, 0.05);
   int cheat_asked = 0;
   for (int q = 0; q < 10; ++q) {
     const double truth = 0.5 + 0.05 * q;
+    const std::string id = "contribution-" + std::to_string(q);
     std::vector<vote> votes;
-    for (const auto* s : scorers) {
-      if (trust.trust(s->pk) < min_trust) continue;
-      if (s == &cheat) ++cheat_asked;
-      votes.push_back({s->pk, s == &cheat ? 1.5 : truth + noise(rng)});
+    for (auto& s : scorers) {
+      if (trust.trust(s.who->pk) < min_trust) continue;
+      if (s.who == &cheat) ++cheat_asked;
+      const double v = std::round((s.who == &cheat ? 1.5 : truth + noise(rng)) * 1000) / 1000;
+      votes.push_back({s.who->pk, v});
+      all.push_back(s.score(id, v));
+      ASSERT_TRUE(st.append(all.back()).ok());
+      trust.observe(all.back());
     }
     const auto o = decide(votes, trust.all());
     ASSERT_EQ(o.st, state::decided) << "quorum " << q;
     EXPECT_NEAR(o.score, truth, 0.05);
-    const std::string id = "contribution-" + std::to_string(q);
     entry e = next_entry(coordinator, chain.empty() ? nullptr : &chain.back(), kind::reward, id, 1000,
                          outcome_payload(id, o, R"({"round": )" + std::to_string(q) + "}"));
     ASSERT_TRUE(st.append(e).ok());  // a real, valid ledger entry
     chain.push_back(e);
+    all.push_back(e);
     trust.observe(e);
   }
   EXPECT_LT(trust.trust(cheat.pk), min_trust);
@@ -240,10 +294,11 @@ TEST(LedgerQuorum, RepeatedlyOutvotedScorerLosesTrust) {
     EXPECT_EQ(trust.outvoted(h->pk), 0u);
   }
 
-  // The same fold, from the entries in any order, gives the same table.
-  std::shuffle(chain.begin(), chain.end(), rng);
+  // The same fold, from the entries in any order (scores after the outcomes
+  // that cite them included), gives the same table.
+  std::shuffle(all.begin(), all.end(), rng);
   trust_table again;
-  for (const auto& e : chain) again.observe(e);
+  for (const auto& e : all) again.observe(e);
   EXPECT_EQ(again.all(), trust.all());
 }
 
@@ -251,14 +306,18 @@ TEST(LedgerQuorum, CheatKeptInQuorumIsOutvotedEveryTime) {
   // Without excluding low-trust scorers, ten outvotes drive trust to 1/41.
   const auto coordinator = wire::generate_identity();
   const auto h1 = wire::generate_identity(), h2 = wire::generate_identity(), cheat = wire::generate_identity();
+  scorer_chain c1{&h1, {}}, c2{&h2, {}}, cc{&cheat, {}};
   trust_table trust;
   std::vector<entry> chain;
   for (int q = 0; q < 10; ++q) {
+    std::string id = "c";
+    id += std::to_string(q);
+    trust.observe(c1.score(id, 0.70));
+    trust.observe(cc.score(id, 0.05));
+    trust.observe(c2.score(id, 0.72));
     const auto o = decide({{h1.pk, 0.70}, {cheat.pk, 0.05}, {h2.pk, 0.72}}, trust.all());
     ASSERT_EQ(o.st, state::decided);
     ASSERT_EQ(o.outvoted, std::vector<public_key>{cheat.pk});
-    std::string id = "c";
-    id += std::to_string(q);
     chain.push_back(next_entry(coordinator, chain.empty() ? nullptr : &chain.back(),
                                q % 2 ? kind::penalty : kind::reward, id, 5, outcome_payload(id, o)));
     trust.observe(chain.back());
@@ -300,15 +359,20 @@ TEST(LedgerQuorum, MalformedPayloadsAreIgnored) {
 
   // A well-formed one still counts, upper-case hex included; a scorer listed
   // twice in one list counts once.
-  std::string upper = good_hex;
+  const auto s1 = wire::generate_identity(), s2 = wire::generate_identity();
+  scorer_chain c1{&s1, {}}, c2{&s2, {}};
+  t.observe(c1.score("c", 0.1));
+  t.observe(c2.score("c", 0.8));
+  std::string upper = to_hex(s1.pk);
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
   chain.push_back(next_entry(author, &chain.back(), kind::reward, "c", 1,
-                             "{\"agreeing\": [\"" + to_hex(key(2)) + "\", \"" + to_hex(key(2)) +
-                                 "\"], \"outvoted\": [\"" + upper + "\"], \"extra\": null}"));
+                             "{\"contribution\": \"c\", \"score\": 0.8, \"agreeing\": [\"" + to_hex(s2.pk) +
+                                 "\", \"" + to_hex(s2.pk) + "\"], \"outvoted\": [\"" + upper +
+                                 "\"], \"extra\": null}"));
   t.observe(chain.back());
-  EXPECT_EQ(t.agreed(key(2)), 1u);
-  EXPECT_EQ(t.outvoted(key(1)), 1u);
-  EXPECT_DOUBLE_EQ(t.trust(key(1)), 0.2);
+  EXPECT_EQ(t.agreed(s2.pk), 1u);
+  EXPECT_EQ(t.outvoted(s1.pk), 1u);
+  EXPECT_DOUBLE_EQ(t.trust(s1.pk), 0.2);
 }
 
 }  // namespace
