@@ -75,7 +75,7 @@ scan_result scan(std::span<const std::uint8_t> bytes) {
       if (off + header_size + len == size) {
         r.torn_bytes = size - off;
       } else {
-        r.corrupt = corruption(idx, off, "checksum mismatch", body);
+        r.corrupt = corruption(idx, off, "checksum mismatch: the stored bytes were altered (author and seq as read from them)", body);
       }
       break;
     }
