@@ -87,15 +87,13 @@ status collector::store_accepted(const job& j) {
 }
 
 void collector::on_contribute(conn_id conn, const wire::public_key& contributor, Contribute::Reader r) {
+  // The frame is at most 64 MiB; parse_contribution enforces the
+  // contribution's own byte limit before parsing anything.
   std::vector<data::contribution_file> files;
-  std::size_t total = 0;
   for (auto f : r.getFiles()) {
     const auto bytes = f.getData();
-    total += bytes.size();
-    if (total > cfg_.limits.max_bytes) break;  // parse_contribution names the limit
     files.push_back({f.getName(), std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size())});
   }
-  if (total > cfg_.limits.max_bytes) files.push_back({"(more)", std::string(1, '\0')});
   const std::uint64_t request = r.getRequestId();
   const bool wait = r.getWait();
   auto reply = [this, conn, request](bool ok, const std::string& json) {

@@ -501,7 +501,6 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     contributors_json = contributor_report(sims, base + "/node-0/ledger.log", &balances);
     nlohmann::json node_credits = nlohmann::json::object();
     for (int i = 0; i < nodes; ++i) {
-      std::ifstream f(base + "/node-" + std::to_string(i) + "/address");
       auto id = wire::load_or_create_identity(base + "/node-" + std::to_string(i));
       if (!id) continue;
       const auto b = balances.find(id_hex(id->id));
