@@ -342,8 +342,8 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       // Accepted contributions join from the round after they were accepted.
       int extra = 0;
       if (o.pool && mine > 0) {
-        extra = o.pool->take(std::min(extra_max, std::max(1, mine / 4)), sample, x.data() + std::size_t(mine) * sample,
-                             y.data() + mine);
+        extra = o.pool->take(std::min(extra_max, std::max(1, mine / 4)), epoch, sample,
+                             x.data() + std::size_t(mine) * sample, y.data() + mine);
         stats.contributed_samples += extra;
       }
       const int trained = mine + extra;

@@ -64,7 +64,7 @@ struct dist_train_options {
   /// Weights are published here every few rounds (scorers read them).
   std::shared_ptr<model_board> board;
   /// Accepted contributions: each round this rank adds up to a quarter of
-  /// its slice from the pool.
+  /// its slice from the pool, each pooled sample once per epoch.
   std::shared_ptr<sample_pool> pool;
   /// Rank 0 reports verified work: (account per rank, samples per rank,
   /// first step, last step), every 100 rounds and at the end.

@@ -33,10 +33,15 @@ void sample_pool::add(const data::dataset& d) {
   labels_.insert(labels_.end(), d.labels.begin(), d.labels.end());
 }
 
-int sample_pool::take(int max, std::size_t sample_size, float* x, std::int32_t* y) {
+int sample_pool::take(int max, int epoch, std::size_t sample_size, float* x, std::int32_t* y) {
   std::lock_guard lock(mu_);
   if (labels_.empty() || sample_size != sample_size_) return 0;
-  const int n = static_cast<int>(std::min<std::size_t>(max, labels_.size()));
+  if (epoch != epoch_) {
+    epoch_ = epoch;
+    drawn_this_epoch_ = 0;
+  }
+  const int n = static_cast<int>(
+      std::min<std::size_t>(max, labels_.size() - std::min(labels_.size(), drawn_this_epoch_)));
   for (int i = 0; i < n; ++i) {
     if (cursor_ >= labels_.size()) cursor_ = 0;
     std::memcpy(x + std::size_t(i) * sample_size, images_.data() + cursor_ * sample_size, sample_size * sizeof(float));
@@ -44,6 +49,7 @@ int sample_pool::take(int max, std::size_t sample_size, float* x, std::int32_t* 
     ++cursor_;
   }
   drawn_ += n;
+  drawn_this_epoch_ += n;
   return n;
 }
 

@@ -47,9 +47,10 @@ class sample_pool {
  public:
   /// Adds accepted samples (rows*cols floats each).
   void add(const data::dataset& d);
-  /// Up to `max` samples into x / y, cycling through the pool (new samples
-  /// are reached within one pass). Returns how many.
-  int take(int max, std::size_t sample_size, float* x, std::int32_t* y);
+  /// Up to `max` samples into x / y for a round of `epoch`: like the base
+  /// training set, every pooled sample is trained once per epoch (samples
+  /// accepted during an epoch join it at once). Returns how many.
+  int take(int max, int epoch, std::size_t sample_size, float* x, std::int32_t* y);
   std::size_t size() const;
   std::uint64_t drawn() const;
 
@@ -57,7 +58,8 @@ class sample_pool {
   mutable std::mutex mu_;
   std::vector<float> images_;
   std::vector<std::uint8_t> labels_;
-  std::size_t sample_size_ = 0, cursor_ = 0;
+  std::size_t sample_size_ = 0, cursor_ = 0, drawn_this_epoch_ = 0;
+  int epoch_ = -1;
   std::uint64_t drawn_ = 0;
 };
 
