@@ -196,20 +196,14 @@ pid_t start_contributor(const std::string& exe, contributor_sim& c, const std::s
 }
 
 /// The contributors' standing as one ledger replica records it.
-nlohmann::json contributor_report(const std::vector<contributor_sim>& sims, const std::string& ledger_path,
-                                  std::map<std::string, std::int64_t>* balances_out) {
-  auto entries = ledger::read_log(ledger_path);
+nlohmann::json contributor_report(const std::vector<contributor_sim>& sims, const std::vector<ledger::entry>& entries,
+                                  const std::map<std::string, std::int64_t>& balances) {
   nlohmann::json list = nlohmann::json::array();
-  if (!entries) return list;
-  auto state = ledger::fold(*entries);
-  if (!state) return list;
-  const auto balances = state->balances();
-  if (balances_out) *balances_out = balances;
   for (const auto& c : sims) {
     std::uint64_t contributions = 0, accepted = 0, rejected = 0, acc_samples = 0, rej_samples = 0, submitted = 0;
     double score_sum = 0;
     int scored = 0;
-    for (const auto& e : *entries) {
+    for (const auto& e : entries) {
       if (e.subject != c.account) continue;
       auto pay = nlohmann::json::parse(e.payload, nullptr, false);
       if (!pay.is_object()) continue;
@@ -497,27 +491,23 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
+    // Node 0's replica, read once: contributors' standing, nodes' compute
+    // credits, scorers' trust (ledger/quorum.hpp).
+    std::vector<ledger::entry> stored;
+    if (auto all = ledger::read_log(base + "/node-0/ledger.log")) stored = std::move(*all);
     std::map<std::string, std::int64_t> balances;
-    contributors_json = contributor_report(sims, base + "/node-0/ledger.log", &balances);
-    nlohmann::json node_credits = nlohmann::json::object();
+    if (auto folded = ledger::fold(stored)) balances = folded->balances();
+    contributors_json = contributor_report(sims, stored, balances);
+    ledger::trust_table tt;
+    for (const auto& en : stored) tt.observe(en);
+    nlohmann::json node_credits = nlohmann::json::object(), trust = nlohmann::json::object();
     for (int i = 0; i < nodes; ++i) {
       auto id = wire::load_or_create_identity(base + "/node-" + std::to_string(i));
       if (!id) continue;
+      const std::string name = "node-" + std::to_string(i);
       const auto b = balances.find(id_hex(id->id));
-      node_credits["node-" + std::to_string(i)] = b == balances.end() ? 0.0 : double(b->second) / 1000.0;
-    }
-    // Scorer trust as node 0's replica folds it (ledger/quorum.hpp).
-    nlohmann::json trust = nlohmann::json::object();
-    if (auto all = ledger::read_log(base + "/node-0/ledger.log")) {
-      ledger::trust_table tt;
-      for (const auto& en : *all) tt.observe(en);
-      for (int i = 0; i < nodes; ++i) {
-        auto id = wire::load_or_create_identity(base + "/node-" + std::to_string(i));
-        if (!id) continue;
-        trust["node-" + std::to_string(i)] = {{"trust", tt.trust(id->pk)},
-                                               {"agreed", tt.agreed(id->pk)},
-                                               {"outvoted", tt.outvoted(id->pk)}};
-      }
+      node_credits[name] = b == balances.end() ? 0.0 : double(b->second) / 1000.0;
+      trust[name] = {{"trust", tt.trust(id->pk)}, {"agreed", tt.agreed(id->pk)}, {"outvoted", tt.outvoted(id->pk)}};
     }
     ledger_json = {{"entries", entries}, {"replicas", addrs.size()}, {"replicas_agree", converged},
                    {"compute_credits", node_credits}, {"scorers", trust}};

@@ -42,3 +42,16 @@ b[pos + 8 + at] ^= 0x01
 open(path, 'wb').write(b)
 PYEOF
 }
+# check_flip_names LOG N AT: a copy of LOG with one byte of entry N flipped
+# (at byte AT of the entry) must fail `hydra ledger verify`, naming entry N.
+check_flip_names() {
+  local dir="$tmp/flip-$2" out rc
+  mkdir -p "$dir"
+  cp "$1" "$dir/ledger.log"
+  flip_in_entry "$dir/ledger.log" "$2" "$3"
+  out=$("$hydra" ledger verify --state "$dir" 2>&1)
+  rc=$?
+  echo "$out"
+  check "verify fails on a byte flipped in entry $2" test "$rc" -ne 0
+  check "verify names entry $2" grep -q "bad entry $2 " <<<"$out"
+}
