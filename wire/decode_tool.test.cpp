@@ -56,7 +56,7 @@ TEST(DecodeTool, StockToolReadsEnvelopeAndPayload) {
 
   const fs::path frame_file = write_temp("frame.bin", frame);
   const std::string envelope = decode("Envelope", frame_file);
-  EXPECT_NE(envelope.find("version = 1"), std::string::npos) << envelope;
+  EXPECT_NE(envelope.find("version = 2"), std::string::npos) << envelope;
   EXPECT_NE(envelope.find("publicKey = "), std::string::npos) << envelope;
   EXPECT_NE(envelope.find("signature = "), std::string::npos) << envelope;
   EXPECT_NE(envelope.find("payload = "), std::string::npos) << envelope;
@@ -74,8 +74,8 @@ TEST(DecodeTool, StockToolReadsEnvelopeAndPayload) {
   const fs::path capture = write_temp("capture.bin", two);
   const std::string both = decode("Envelope", capture);
   std::size_t versions = 0;
-  for (auto at = both.find("version = 1"); at != std::string::npos;
-       at = both.find("version = 1", at + 1))
+  for (auto at = both.find("version = 2"); at != std::string::npos;
+       at = both.find("version = 2", at + 1))
     ++versions;
   EXPECT_EQ(versions, 2u) << both;
 

@@ -6,9 +6,11 @@
 #include <kj/io.h>
 
 #include <cstring>
+#include <sodium.h>
 #include <limits>
 #include <string>
 
+#include "common/env.hpp"
 #include "wire/internal/segment_table.hpp"
 #include "wire/internal/validate.hpp"
 
@@ -32,37 +34,54 @@ class vector_output final : public kj::OutputStream {
 };
 
 /// The signature input laid out so the payload starts on a word boundary
-/// (bytes 40..): the envelope then references it in place as its own segment
+/// (bytes 88..): the envelope then references it in place as its own segment
 /// (Orphanage::referenceExternalData) instead of copying it again.
-/// Bytes 6..40 hold version (little-endian) and public key.
+/// Bytes 6..88 hold version (little-endian), public key, recipient, nonce and
+/// expiry.
 class signing_buffer {
  public:
-  static constexpr std::size_t payload_offset = 40;
-  static constexpr std::size_t header_offset = payload_offset - 2 - 32;
+  static constexpr std::size_t header_size = 2 + 32 + 32 + 8 + 8;
+  static constexpr std::size_t payload_offset = 88;
+  static constexpr std::size_t header_offset = payload_offset - header_size;
 
-  signing_buffer(std::uint16_t version, const public_key& pk, std::size_t payload_size)
+  signing_buffer(std::uint16_t version, const public_key& pk, const envelope_fields& f, std::size_t payload_size)
       : size_(payload_size),
-        words_(std::make_unique_for_overwrite<std::uint64_t[]>(5 + (payload_size + 7) / 8)) {
-    words_[4 + (payload_size + 7) / 8] = 0;  // zero the padding: it goes on the wire
-    bytes()[header_offset] = static_cast<std::uint8_t>(version & 0xff);
-    bytes()[header_offset + 1] = static_cast<std::uint8_t>(version >> 8);
-    std::memcpy(bytes() + header_offset + 2, pk.data(), pk.size());
+        words_(std::make_unique_for_overwrite<std::uint64_t[]>(payload_offset / 8 + 1 + (payload_size + 7) / 8)) {
+    words_[payload_offset / 8 + (payload_size + 7) / 8] = 0;  // zero the padding: it goes on the wire
+    write_header(bytes() + header_offset, version, pk, f);
   }
-
+  static void write_header(std::uint8_t* h, std::uint16_t version, const public_key& pk, const envelope_fields& f) {
+    h[0] = static_cast<std::uint8_t>(version & 0xff);
+    h[1] = static_cast<std::uint8_t>(version >> 8);
+    std::memcpy(h + 2, pk.data(), pk.size());
+    std::memcpy(h + 34, f.recipient.data(), f.recipient.size());
+    for (int i = 0; i < 8; ++i) h[66 + i] = static_cast<std::uint8_t>(f.nonce >> (8 * i));
+    const auto e = static_cast<std::uint64_t>(f.expires);
+    for (int i = 0; i < 8; ++i) h[74 + i] = static_cast<std::uint8_t>(e >> (8 * i));
+  }
   std::uint8_t* payload() { return bytes() + payload_offset; }
   std::size_t payload_size() const { return size_; }
-  std::span<const std::uint8_t> signed_bytes() {
-    return {bytes() + header_offset, 2 + 32 + size_};
-  }
+  std::span<const std::uint8_t> signed_bytes() { return {bytes() + header_offset, header_size + size_}; }
 
  private:
   std::uint8_t* bytes() { return reinterpret_cast<std::uint8_t*>(words_.get()); }
-
   std::size_t size_;
   std::unique_ptr<std::uint64_t[]> words_;
 };
 
-std::vector<std::uint8_t> seal_buffer(const identity& self, std::uint16_t version,
+envelope_fields resolve(envelope_fields f) {
+  if (f.nonce == 0) randombytes_buf(&f.nonce, sizeof f.nonce);
+  if (f.expires == 0) f.expires = default_env().unix_seconds() + default_frame_ttl;
+  return f;
+}
+
+bool any_recipient(const node_id& r) {
+  for (auto b : r)
+    if (b) return false;
+  return true;
+}
+
+std::vector<std::uint8_t> seal_buffer(const identity& self, std::uint16_t version, const envelope_fields& f,
                                       signing_buffer& buf) {
   const signature sig = sign(self, buf.signed_bytes());
   capnp::MallocMessageBuilder env(32);
@@ -70,6 +89,9 @@ std::vector<std::uint8_t> seal_buffer(const identity& self, std::uint16_t versio
   root.setVersion(version);
   root.setPublicKey(capnp::Data::Reader(self.pk.data(), self.pk.size()));
   root.setSignature(capnp::Data::Reader(sig.data(), sig.size()));
+  if (!any_recipient(f.recipient)) root.setRecipient(capnp::Data::Reader(f.recipient.data(), f.recipient.size()));
+  root.setNonce(f.nonce);
+  root.setExpires(f.expires);
   if (buf.payload_size() > 0) {
     root.adoptPayload(env.getOrphanage().referenceExternalData(
         capnp::Data::Reader(buf.payload(), buf.payload_size())));
@@ -106,31 +128,30 @@ capnp::ReaderOptions options_for(std::size_t words) {
 }  // namespace
 
 std::vector<std::uint8_t> signing_input(std::uint16_t version, const public_key& pk,
-                                        std::span<const std::uint8_t> payload) {
-  std::vector<std::uint8_t> in;
-  in.reserve(2 + pk.size() + payload.size());
-  in.push_back(static_cast<std::uint8_t>(version & 0xff));
-  in.push_back(static_cast<std::uint8_t>(version >> 8));
-  in.insert(in.end(), pk.begin(), pk.end());
+                                        std::span<const std::uint8_t> payload, const envelope_fields& fields) {
+  std::vector<std::uint8_t> in(signing_buffer::header_size);
+  signing_buffer::write_header(in.data(), version, pk, fields);
   in.insert(in.end(), payload.begin(), payload.end());
   return in;
 }
 
-std::vector<std::uint8_t> seal(const identity& self, capnp::MessageBuilder& payload) {
+std::vector<std::uint8_t> seal(const identity& self, capnp::MessageBuilder& payload, const envelope_fields& fields) {
+  const auto f = resolve(fields);
   const std::size_t bytes = capnp::computeSerializedSizeInWords(payload) * sizeof(word);
-  signing_buffer buf(protocol_version, self.pk, bytes);
+  signing_buffer buf(protocol_version, self.pk, f, bytes);
   kj::ArrayOutputStream os(kj::arrayPtr(reinterpret_cast<kj::byte*>(buf.payload()), bytes));
   capnp::writeMessage(os, payload);
-  return seal_buffer(self, protocol_version, buf);
+  return seal_buffer(self, protocol_version, f, buf);
 }
 
 std::vector<std::uint8_t> seal_bytes(const identity& self,
                                      std::span<const std::uint8_t> payload_bytes,
-                                     std::uint16_t version) {
-  signing_buffer buf(version, self.pk, payload_bytes.size());
+                                     std::uint16_t version, const envelope_fields& fields) {
+  const auto f = resolve(fields);
+  signing_buffer buf(version, self.pk, f, payload_bytes.size());
   if (!payload_bytes.empty())
     std::memcpy(buf.payload(), payload_bytes.data(), payload_bytes.size());
-  return seal_buffer(self, version, buf);
+  return seal_buffer(self, version, f, buf);
 }
 
 // ---------------------------------------------------------------------------
@@ -145,6 +166,7 @@ struct opened_frame::impl {
   public_key pk{};
   node_id id{};
   std::uint16_t version = 0;
+  envelope_fields fields;
 };
 
 opened_frame::opened_frame(std::unique_ptr<impl> p) : p_(std::move(p)) {}
@@ -155,6 +177,7 @@ opened_frame::~opened_frame() = default;
 const node_id& opened_frame::sender() const { return p_->id; }
 const public_key& opened_frame::sender_key() const { return p_->pk; }
 std::uint16_t opened_frame::version() const { return p_->version; }
+const envelope_fields& opened_frame::fields() const { return p_->fields; }
 Message::Reader opened_frame::message() const { return p_->message; }
 std::span<const std::uint8_t> opened_frame::payload_bytes() const { return p_->payload; }
 std::size_t opened_frame::frame_bytes() const { return p_->words.size() * sizeof(word); }
@@ -183,6 +206,12 @@ struct frame_opener {
         return invalid("signature of " + std::to_string(s.size()) + " bytes, expected 64");
       std::memcpy(f.pk.data(), pk.begin(), pk.size());
       std::memcpy(sig.data(), s.begin(), s.size());
+      auto r = env.getRecipient();
+      if (r.size() != 0 && r.size() != f.fields.recipient.size())
+        return invalid("recipient of " + std::to_string(r.size()) + " bytes, expected 0 or 32");
+      if (r.size()) std::memcpy(f.fields.recipient.data(), r.begin(), r.size());
+      f.fields.nonce = env.getNonce();
+      f.fields.expires = env.getExpires();
       auto payload = env.getPayload();
       f.payload = {payload.begin(), payload.size()};
       return {};
@@ -215,7 +244,7 @@ struct frame_opener {
     try {
       signature sig{};
       if (auto s = read_envelope(*f, sig); !s) return s.err();
-      const auto input = signing_input(f->version, f->pk, f->payload);
+      const auto input = signing_input(f->version, f->pk, f->payload, f->fields);
       if (!verify(f->pk, input, sig)) return invalid("bad signature");
       f->id = id_of(f->pk);
       if (auto s = read_payload(*f); !s) return s.err();
@@ -245,6 +274,39 @@ result<opened_frame> open(std::vector<std::uint8_t>&& frame, std::size_t max_fra
   f->owned = std::move(frame);
   f->words = {reinterpret_cast<const word*>(f->owned.data()), f->owned.size() / sizeof(word)};
   return frame_opener::run(std::move(f));
+}
+
+// ---------------------------------------------------------------------------
+
+void replay_guard::expire(std::int64_t now_unix) {
+  while (!expiry_.empty() && expiry_.begin()->first < now_unix) {
+    const auto key = expiry_.begin()->second;
+    expiry_.erase(expiry_.begin());
+    seen_.erase(key);
+    auto c = count_.find(key.first);
+    if (c != count_.end() && --c->second == 0) count_.erase(c);
+  }
+}
+
+status replay_guard::admit(const opened_frame& f, const node_id& self, std::int64_t now_unix) {
+  const auto& h = f.fields();
+  if (!any_recipient(h.recipient) && h.recipient != self) return invalid("frame for another node");
+  if (h.expires < now_unix) return invalid("frame expired " + std::to_string(now_unix - h.expires) + " s ago");
+  if (h.expires - now_unix > max_frame_ttl)
+    return invalid("frame claims to live " + std::to_string(h.expires - now_unix) + " s (limit " +
+                   std::to_string(max_frame_ttl) + ")");
+  expire(now_unix);
+  const auto key = std::pair{f.sender(), h.nonce};
+  if (seen_.count(key)) return invalid("replayed frame (nonce seen)");
+  auto& n = count_[f.sender()];
+  if (n >= per_sender_ || expiry_.size() >= total_) {
+    if (n == 0) count_.erase(f.sender());
+    return invalid("too many recent frames from this sender");
+  }
+  ++n;
+  seen_.emplace(key, h.expires);
+  expiry_.emplace(h.expires, key);
+  return {};
 }
 
 }  // namespace hydra::wire

@@ -2,14 +2,15 @@
 /// Signed frames: every frame on a Hydra connection is one `Envelope`
 /// (wire/hydra.capnp) in Cap'n Proto's standard stream serialization. Its
 /// payload is a serialized `Message`, signed with the sender's Ed25519 key
-/// over (version as 2 little-endian bytes || public key || payload).
-/// See docs/protocol.md.
+/// over (version as 2 little-endian bytes || public key || recipient (32) ||
+/// nonce (8) || expires (8) || payload). See docs/protocol.md.
 
 #include <capnp/message.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -27,21 +28,37 @@ inline constexpr std::size_t default_max_frame = 64u << 20;
 /// Most segments a frame's (or a payload's) segment table may declare.
 inline constexpr std::size_t max_segments = 64;
 
+/// A frame lives this long by default (Envelope.expires = now + ttl).
+inline constexpr std::int64_t default_frame_ttl = 120;
+/// Receivers refuse frames that claim to live longer than this.
+inline constexpr std::int64_t max_frame_ttl = 3600;
+
+/// The signed envelope fields besides version and key.
+struct envelope_fields {
+  node_id recipient{};       ///< all zeros: any receiver
+  std::uint64_t nonce = 0;   ///< seal(): 0 = a random one
+  std::int64_t expires = 0;  ///< unix seconds; seal(): 0 = now + default_frame_ttl
+};
+
 /// Serializes `payload` (whose root must be a `Message`) into one signed
 /// Envelope frame: stream-serialization bytes, ready for a socket. Costs two
 /// copies of the payload plus the signature (which hashes it twice).
-std::vector<std::uint8_t> seal(const identity& self, capnp::MessageBuilder& payload);
+std::vector<std::uint8_t> seal(const identity& self, capnp::MessageBuilder& payload,
+                               const envelope_fields& fields = {});
 
 /// Seals already-serialized payload bytes. `version` exists so tests can make
 /// frames of other versions; production code keeps the default.
 std::vector<std::uint8_t> seal_bytes(const identity& self,
                                      std::span<const std::uint8_t> payload_bytes,
-                                     std::uint16_t version = protocol_version);
+                                     std::uint16_t version = protocol_version,
+                                     const envelope_fields& fields = {});
 
-/// The exact bytes an Envelope's signature covers:
-/// version (2 bytes, little-endian) || public key (32) || payload.
+/// The exact bytes an Envelope's signature covers: version (2 bytes,
+/// little-endian) || public key (32) || recipient (32, zeros = any) ||
+/// nonce (8, LE) || expires (8, LE, two's complement) || payload.
 std::vector<std::uint8_t> signing_input(std::uint16_t version, const public_key& pk,
-                                        std::span<const std::uint8_t> payload);
+                                        std::span<const std::uint8_t> payload,
+                                        const envelope_fields& fields = {});
 
 /// Splits a TCP byte stream into frames. Each segment table is validated
 /// before any of the body is buffered (at most `max_segments` segments, total
@@ -96,6 +113,8 @@ class opened_frame {
   const node_id& sender() const;
   const public_key& sender_key() const;
   std::uint16_t version() const;
+  /// The signed recipient (zeros = any), nonce and expiry.
+  const envelope_fields& fields() const;
   Message::Reader message() const;
   /// The serialized Message exactly as signed (e.g. to relay or store it).
   std::span<const std::uint8_t> payload_bytes() const;
@@ -124,5 +143,28 @@ result<opened_frame> open(std::span<const std::uint8_t> frame,
 /// when they are 8-byte aligned, which heap vectors are.
 result<opened_frame> open(std::vector<std::uint8_t>&& frame,
                           std::size_t max_frame = default_max_frame);
+
+/// Refuses frames that are not for `self`, expired, claim a lifetime over
+/// max_frame_ttl, or repeat a (sender, nonce) seen before within their
+/// lifetime; remembers the ones it admits. Bounded: at most `per_sender`
+/// remembered nonces per sender and `total` in all (a sender over its quota
+/// is refused until its frames expire). Not thread-safe.
+class replay_guard {
+ public:
+  explicit replay_guard(std::size_t per_sender = 65536, std::size_t total = 1u << 20)
+      : per_sender_(per_sender), total_(total) {}
+  /// errc::invalid_input: "frame for another node", "frame expired 5 s ago",
+  /// "frame claims to live 86400 s", "replayed frame (nonce seen)",
+  /// "too many recent frames from this sender".
+  status admit(const opened_frame& f, const node_id& self, std::int64_t now_unix);
+  std::size_t remembered() const { return expiry_.size(); }
+
+ private:
+  void expire(std::int64_t now_unix);
+  std::size_t per_sender_, total_;
+  std::map<std::pair<node_id, std::uint64_t>, std::int64_t> seen_;
+  std::multimap<std::int64_t, std::pair<node_id, std::uint64_t>> expiry_;
+  std::map<node_id, std::size_t> count_;
+};
 
 }  // namespace hydra::wire

@@ -115,10 +115,10 @@ TEST(Frame, RejectsSignatureByAnotherKey) {
 TEST(Frame, RejectsOtherProtocolVersion) {
   capnp::MallocMessageBuilder m;
   m.initRoot<Message>().initPing().setNonce(1);
-  EXPECT_EQ(open_error(seal_bytes(alice(), testing::to_bytes(m), 2)),
-            "protocol version 2, expected 1");
+  EXPECT_EQ(open_error(seal_bytes(alice(), testing::to_bytes(m), 1)),
+            "protocol version 1, expected 2");
   EXPECT_EQ(open_error(seal_bytes(alice(), testing::to_bytes(m), 7)),
-            "protocol version 7, expected 1");
+            "protocol version 7, expected 2");
 }
 
 TEST(Frame, RejectsWrongKeyOrSignatureLength) {
@@ -126,9 +126,9 @@ TEST(Frame, RejectsWrongKeyOrSignatureLength) {
   m.initRoot<Message>().initPing();
   const auto payload = testing::to_bytes(m);
   const auto sig = sign(alice(), signing_input(protocol_version, alice().pk, payload));
-  EXPECT_EQ(open_error(envelope(1, std::span(alice().pk).first(31), sig, payload)),
+  EXPECT_EQ(open_error(envelope(protocol_version, std::span(alice().pk).first(31), sig, payload)),
             "public key of 31 bytes, expected 32");
-  EXPECT_EQ(open_error(envelope(1, alice().pk, std::span(sig).first(10), payload)),
+  EXPECT_EQ(open_error(envelope(protocol_version, alice().pk, std::span(sig).first(10), payload)),
             "signature of 10 bytes, expected 64");
 }
 
@@ -196,6 +196,84 @@ TEST(Frame, RejectsFrameOverLimit) {
   auto r = open(bytes, 1024);
   ASSERT_FALSE(r);
   EXPECT_NE(r.err().message.find("exceeds limit of 1024"), std::string::npos) << r.err().message;
+}
+
+
+TEST(Frame, SignsRecipientNonceAndExpiry) {
+  capnp::MallocMessageBuilder m;
+  m.initRoot<Message>().initPing().setNonce(3);
+  envelope_fields f;
+  f.recipient = bob().id;
+  f.nonce = 42;
+  f.expires = 1'900'000'000;
+  auto opened = open(seal(alice(), m, f));
+  ASSERT_TRUE(opened) << opened.err().message;
+  EXPECT_EQ(opened->fields().recipient, bob().id);
+  EXPECT_EQ(opened->fields().nonce, 42u);
+  EXPECT_EQ(opened->fields().expires, 1'900'000'000);
+  // The fields are signed: a frame whose expiry was moved does not verify.
+  const auto payload = testing::to_bytes(m);
+  const auto sig = sign(alice(), signing_input(protocol_version, alice().pk, payload, f));
+  EXPECT_TRUE(open(envelope(protocol_version, alice().pk, sig, payload)).err().message == "bad signature");
+}
+
+TEST(Frame, SealPicksFreshNonceAndExpiry) {
+  capnp::MallocMessageBuilder m;
+  m.initRoot<Message>().initPing();
+  auto a = open(seal(alice(), m));
+  auto b = open(seal(alice(), m));
+  ASSERT_TRUE(a && b);
+  EXPECT_NE(a->fields().nonce, b->fields().nonce);
+  EXPECT_GT(a->fields().expires, 0);
+}
+
+TEST(ReplayGuard, RefusesReplayExpiryAndOtherRecipient) {
+  capnp::MallocMessageBuilder m;
+  m.initRoot<Message>().initPing();
+  const std::int64_t now = 1'800'000'000;
+  replay_guard g;
+  envelope_fields f;
+  f.recipient = bob().id;
+  f.nonce = 7;
+  f.expires = now + 60;
+  auto frame = open(seal(alice(), m, f));
+  ASSERT_TRUE(frame);
+  EXPECT_TRUE(g.admit(*frame, bob().id, now));
+  EXPECT_EQ(g.admit(*frame, bob().id, now + 1).err().message, "replayed frame (nonce seen)");
+  EXPECT_EQ(g.admit(*frame, alice().id, now).err().message, "frame for another node");
+  EXPECT_EQ(g.admit(*frame, bob().id, now + 65).err().message, "frame expired 5 s ago");
+  f.expires = now + 86400;
+  f.nonce = 8;
+  auto long_lived = open(seal(alice(), m, f));
+  EXPECT_EQ(g.admit(*long_lived, bob().id, now).err().message, "frame claims to live 86400 s (limit 3600)");
+  // Once expired, nonces are forgotten: the guard stays bounded.
+  f.expires = now + 10;
+  for (std::uint64_t n = 100; n < 110; ++n) {
+    f.nonce = n;
+    EXPECT_TRUE(g.admit(*open(seal(alice(), m, f)), bob().id, now));
+  }
+  EXPECT_EQ(g.remembered(), 11u);
+  f.nonce = 500;
+  f.expires = now + 200;
+  EXPECT_TRUE(g.admit(*open(seal(alice(), m, f)), bob().id, now + 100));
+  EXPECT_EQ(g.remembered(), 1u);
+}
+
+TEST(ReplayGuard, BoundsEachSender) {
+  capnp::MallocMessageBuilder m;
+  m.initRoot<Message>().initPing();
+  replay_guard g(3, 100);
+  const std::int64_t now = 1'800'000'000;
+  envelope_fields f;
+  f.expires = now + 60;
+  for (std::uint64_t n = 1; n <= 3; ++n) {
+    f.nonce = n;
+    EXPECT_TRUE(g.admit(*open(seal(alice(), m, f)), bob().id, now));
+  }
+  f.nonce = 4;
+  EXPECT_EQ(g.admit(*open(seal(alice(), m, f)), bob().id, now).err().message,
+            "too many recent frames from this sender");
+  EXPECT_TRUE(g.admit(*open(seal(bob(), m, f)), alice().id, now));  // others are not affected
 }
 
 }  // namespace

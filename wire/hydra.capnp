@@ -2,7 +2,9 @@
 # one `Envelope` in Cap'n Proto's standard stream serialization (segment table
 # + segments): `capnp decode wire/hydra.capnp Envelope < frame.bin` reads it.
 # The envelope carries the sender's Ed25519 public key and a signature over
-# (version, publicKey, payload); `payload` is itself a serialized `Message`.
+# (version, publicKey, recipient, nonce, expires, payload); `payload` is itself
+# a serialized `Message`. On a Hydra connection every envelope travels inside
+# the encrypted channel (trust/channel.hpp, docs/security.md).
 # Another implementation can speak Hydra from this file and docs/protocol.md.
 @0xc6e6fee6147b35c6;
 
@@ -11,6 +13,9 @@ struct Envelope {
   publicKey @1 :Data;      # 32-byte Ed25519 key; node id = BLAKE2b-256(publicKey)
   signature @2 :Data;      # 64-byte Ed25519 signature, see above
   payload @3 :Data;        # a serialized Message (stream serialization)
+  recipient @4 :Data;      # 32-byte node id the frame is for; empty = any receiver
+  nonce @5 :UInt64;        # random per frame: a receiver refuses a (sender, nonce) it has seen
+  expires @6 :Int64;       # unix seconds after which the frame is refused
 }
 
 struct Capabilities {

@@ -13,7 +13,7 @@
 namespace hydra::wire {
 
 /// The protocol version this build speaks (Envelope.version).
-inline constexpr std::uint16_t protocol_version = 1;
+inline constexpr std::uint16_t protocol_version = 2;
 
 using public_key = std::array<std::uint8_t, 32>;
 /// libsodium's Ed25519 secret key: the 32-byte seed followed by the public key.
