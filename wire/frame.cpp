@@ -288,13 +288,16 @@ void replay_guard::expire(std::int64_t now_unix) {
   }
 }
 
-status replay_guard::admit(const opened_frame& f, const node_id& self, std::int64_t now_unix) {
+status replay_guard::admit(const opened_frame& f, const node_id& self, std::int64_t now_unix, bool remember) {
   const auto& h = f.fields();
   if (!any_recipient(h.recipient) && h.recipient != self) return invalid("frame for another node");
-  if (h.expires < now_unix) return invalid("frame expired " + std::to_string(now_unix - h.expires) + " s ago");
-  if (h.expires - now_unix > max_frame_ttl)
+  if (h.expires + skew_ < now_unix)
+    return invalid("frame expired " + std::to_string(now_unix - h.expires) + " s ago");
+  if (h.expires - now_unix > max_frame_ttl + skew_)
     return invalid("frame claims to live " + std::to_string(h.expires - now_unix) + " s (limit " +
                    std::to_string(max_frame_ttl) + ")");
+  if (!remember) return {};
+  now_unix -= skew_;
   expire(now_unix);
   const auto key = std::pair{f.sender(), h.nonce};
   if (seen_.count(key)) return invalid("replayed frame (nonce seen)");

@@ -151,17 +151,21 @@ result<opened_frame> open(std::vector<std::uint8_t>&& frame,
 /// is refused until its frames expire). Not thread-safe.
 class replay_guard {
  public:
-  explicit replay_guard(std::size_t per_sender = 65536, std::size_t total = 1u << 20)
-      : per_sender_(per_sender), total_(total) {}
+  /// `skew`: how far a sender's clock may be behind ours (a frame counts as
+  /// expired only `skew` seconds after its `expires`).
+  explicit replay_guard(std::size_t per_sender = 65536, std::size_t total = 1u << 20, std::int64_t skew = 0)
+      : per_sender_(per_sender), total_(total), skew_(skew) {}
   /// errc::invalid_input: "frame for another node", "frame expired 5 s ago",
   /// "frame claims to live 86400 s", "replayed frame (nonce seen)",
-  /// "too many recent frames from this sender".
-  status admit(const opened_frame& f, const node_id& self, std::int64_t now_unix);
+  /// "too many recent frames from this sender". `remember` = false checks
+  /// recipient and expiry only (frames whose replay is harmless).
+  status admit(const opened_frame& f, const node_id& self, std::int64_t now_unix, bool remember = true);
   std::size_t remembered() const { return expiry_.size(); }
 
  private:
   void expire(std::int64_t now_unix);
   std::size_t per_sender_, total_;
+  std::int64_t skew_;
   std::map<std::pair<node_id, std::uint64_t>, std::int64_t> seen_;
   std::multimap<std::int64_t, std::pair<node_id, std::uint64_t>> expiry_;
   std::map<node_id, std::size_t> count_;

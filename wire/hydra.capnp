@@ -40,6 +40,11 @@ struct PeerEntry {
   heartbeat @2 :UInt64;      # grows while that node runs
   capabilities @3 :Capabilities;
   dataAddress @4 :Text;      # "host:port" of its collective data plane ("" = none)
+  # Signed by its subject, so a relay can neither forge nor alter it
+  # (actors/peer_record.hpp has the signed bytes):
+  publicKey @5 :Data;        # the subject's 32-byte Ed25519 key (id = BLAKE2b-256 of it)
+  cert @6 :Data;             # the subject's membership certificate (trust/cert.hpp)
+  signature @7 :Data;        # 64-byte Ed25519 signature by publicKey over the record
 }
 
 struct Message {
