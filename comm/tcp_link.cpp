@@ -148,26 +148,34 @@ struct secure_in {
     return read_exact(fd, dst + k, n - k, deadline);
   }
 
-  /// Reads one record and decrypts it into `dst` (room for its plaintext),
-  /// or into `plain` when dst is null; returns the plaintext size.
+  /// Reads one record and decrypts it into `dst`, which has `room` writable
+  /// bytes, or into `plain` when its plaintext does not fit (dst may be
+  /// null); returns the plaintext size. When the whole record body fits, it
+  /// is read into dst and decrypted in place: the bytes cross memory once.
   result<std::size_t> next_record(int fd, std::uint8_t* dst, std::size_t room, clock::time_point deadline) {
     std::uint8_t hdr[4];
     if (auto st = read_raw(fd, hdr, 4, deadline); !st) return st.err();
     auto n = session->record_size(hdr);
     if (!n) return n.err();
-    body.resize(*n);
-    if (auto st = read_raw(fd, body.data(), *n, deadline); !st) return st.err();
     const std::size_t m = *n - 16;
-    if (m > room) {
+    std::uint8_t* src = dst;
+    if (!dst || *n > room) {
+      body.resize(*n);
+      src = body.data();
+    }
+    if (!dst || m > room) {
       plain.resize(m);
       plain_at = 0;
       dst = plain.data();
     }
-    if (auto st = session->open_record(hdr, body, dst); !st) return st.err();
+    if (auto st = read_raw(fd, src, *n, deadline); !st) return st.err();
+    if (auto st = session->open_record(hdr, std::span(src, *n), dst); !st) return st.err();
     return m;
   }
 
-  status read(int fd, void* dst_v, std::size_t n, clock::time_point deadline) {
+  /// Reads n plaintext bytes into dst, which may be written `slack` bytes
+  /// past n (room for a record's tag, so the last record decrypts in place).
+  status read(int fd, void* dst_v, std::size_t n, std::size_t slack, clock::time_point deadline) {
     auto* dst = static_cast<std::uint8_t*>(dst_v);
     while (n > 0) {
       if (plain_at < plain.size()) {
@@ -176,8 +184,13 @@ struct secure_in {
         plain_at += k, dst += k, n -= k;
         continue;
       }
-      auto m = next_record(fd, dst, n, deadline);  // straight into dst when it fits
+      auto m = next_record(fd, dst, n + slack, deadline);  // straight into dst when it fits
       if (!m) return m.err();
+      if (*m <= n + slack && *m > n) {  // in dst but past the end: keep the excess for the next read
+        plain.assign(dst + n, dst + *m);
+        plain_at = 0;
+        *m = n;
+      }
       if (*m <= n) dst += *m, n -= *m;
     }
     return {};
@@ -589,21 +602,23 @@ status tcp_link::recv(int from, std::vector<std::byte>& out, clock::time_point d
   auto& p = *peers_[from];
   const std::string who = "recv from rank " + std::to_string(from) + ": ";
   auto fail = [&](const error& e) { return make_error(e.code, who + e.message); };
-  auto read = [&](void* dst, std::size_t n) {
-    return p.session ? p.in.read(p.fd, dst, n, deadline)
+  auto read = [&](void* dst, std::size_t n, std::size_t slack) {
+    return p.session ? p.in.read(p.fd, dst, n, slack, deadline)
                      : p.in.read_raw(p.fd, static_cast<std::uint8_t*>(dst), n, deadline);
   };
   // Segment table and the two pointers, checked before anything is
   // allocated for the body: only the canonical layout `send` writes is taken.
   chunk_head head;
-  if (auto st = read(&head, sizeof head); !st) return fail(st.err());
+  if (auto st = read(&head, sizeof head, 0); !st) return fail(st.err());
   if (head.table[0] != 0) return make_error(errc::invalid_input, who + "chunk is not a single segment");
   const std::uint64_t n = head.ptrs[1] >> 35;
   if (head.ptrs[0] != chunk_root || head.ptrs[1] != chunk_list(n) || head.table[1] != 2 + (n + 7) / 8)
     return make_error(errc::invalid_input, who + "chunk is not in canonical layout");
   if (n + 64 > max_chunk_frame) return make_error(errc::invalid_input, who + "chunk exceeds the frame limit");
-  out.resize(n + (8 - n % 8) % 8);  // with the padding: the last record lands whole
-  if (auto st = read(out.data(), out.size()); !st) return fail(st.err());
+  // With the padding and room for a tag: every record lands whole, in place.
+  const std::size_t padded = n + (8 - n % 8) % 8;
+  out.resize(padded + (p.session ? 16 : 0));
+  if (auto st = read(out.data(), padded, out.size() - padded); !st) return fail(st.err());
   out.resize(n);
   return {};
 }
