@@ -142,9 +142,11 @@ struct secure_in {
 
   status read_raw(int fd, std::uint8_t* dst, std::size_t n, clock::time_point deadline) {
     const std::size_t k = std::min(n, pending.size() - pending_at);
-    std::memcpy(dst, pending.data() + pending_at, k);
-    pending_at += k;
-    if (pending_at == pending.size()) pending = {}, pending_at = 0;
+    if (k > 0) {
+      std::memcpy(dst, pending.data() + pending_at, k);
+      pending_at += k;
+      if (pending_at == pending.size()) pending = {}, pending_at = 0;
+    }
     return read_exact(fd, dst + k, n - k, deadline);
   }
 
