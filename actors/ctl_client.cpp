@@ -26,7 +26,7 @@ struct fd_guard {
 
 }  // namespace
 
-result<wire::opened_frame> exchange(const std::string& address, const wire::identity& me,
+result<wire::opened_frame> exchange(const credentials& as, const std::string& address,
                                    capnp::MallocMessageBuilder& mb, const std::function<bool(Message::Reader)>& is_answer,
                                    double timeout_seconds) {
   auto parsed = parse_address(address);
@@ -59,45 +59,73 @@ result<wire::opened_frame> exchange(const std::string& address, const wire::iden
   getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err) return make_error(errc::unavailable, "cannot connect to " + address + ": " + std::strerror(err));
 
-  const auto frame = wire::seal(me, mb);
+  // The channel: we prove our key, the node proves its own and its certificate.
+  std::vector<std::uint8_t> leftover;
+  auto chan = trust::handshake_fd(s.fd, true, as.channel(), deadline, leftover);
+  if (!chan) {
+    if (chan.err().code == errc::deadline)
+      return make_error(errc::unavailable, address + " did not complete the handshake (is it a node of cluster '" +
+                                               as.cluster.name + "', and are we admitted to it?)");
+    return make_error(errc::unavailable, "channel to " + address + ": " + chan.err().message);
+  }
+  auto& [session, node] = *chan;
+
+  wire::envelope_fields fields;
+  fields.recipient = node.id;
+  const auto frame = wire::seal(as.id, mb, fields);
+  std::vector<std::uint8_t> records;
+  session.seal(frame, records);
   std::size_t sent = 0;
-  while (sent < frame.size()) {
+  while (sent < records.size()) {
     if (auto st = wait_for(POLLOUT); !st) return st.err();
-    const ssize_t n = ::send(s.fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    const ssize_t n = ::send(s.fd, records.data() + sent, records.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) return make_error(errc::unavailable, std::strerror(errno));
     if (n > 0) sent += static_cast<std::size_t>(n);
   }
 
   wire::frame_splitter splitter;
+  std::vector<std::uint8_t> plain;
+  auto take = [&](const std::uint8_t* data, std::size_t n) -> result<std::optional<wire::opened_frame>> {
+    plain.clear();
+    if (auto st = session.open({data, n}, plain); !st) return st.err();
+    if (auto st = splitter.feed(plain); !st) return st.err();
+    while (auto f = splitter.pop()) {
+      auto opened = wire::open(std::move(*f));
+      if (!opened) return opened.err();
+      if (opened->sender_key() != node.pk) return make_error(errc::invalid_input, "reply not signed by the node");
+      if (is_answer(opened->message())) return std::optional<wire::opened_frame>(std::move(*opened));
+    }
+    return std::optional<wire::opened_frame>();
+  };
+  if (!leftover.empty()) {
+    auto got = take(leftover.data(), leftover.size());
+    if (!got) return got.err();
+    if (*got) return std::move(**got);
+  }
   std::uint8_t buf[1 << 16];
   for (;;) {
     if (auto st = wait_for(POLLIN); !st) return st.err();
     const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
-    if (n == 0) return make_error(errc::unavailable, address + " closed the connection");
+    if (n == 0) return make_error(errc::unavailable, address + " closed the connection (see its log for why)");
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;
       return make_error(errc::unavailable, std::strerror(errno));
     }
-    if (auto st = splitter.feed(buf, static_cast<std::size_t>(n)); !st) return st.err();
-    while (auto f = splitter.pop()) {
-      auto opened = wire::open(std::move(*f));
-      if (!opened) return opened.err();
-      if (is_answer(opened->message())) return std::move(*opened);
-    }
+    auto got = take(buf, static_cast<std::size_t>(n));
+    if (!got) return got.err();
+    if (*got) return std::move(**got);
   }
 }
 
-result<std::string> ctl_request(const std::string& address, const std::string& command,
+result<std::string> ctl_request(const credentials& as, const std::string& address, const std::string& command,
                                 const std::vector<std::string>& args, double timeout_seconds) {
-  // An admin client has no lasting identity: a fresh key per request.
-  const auto me = wire::generate_identity();
   capnp::MallocMessageBuilder mb;
   auto req = mb.initRoot<Message>().initCtlRequest();
   req.setRequestId(1);
   req.setCommand(command);
   auto list = req.initArgs(static_cast<unsigned>(args.size()));
   for (std::size_t i = 0; i < args.size(); ++i) list.set(static_cast<unsigned>(i), args[i]);
-  auto f = exchange(address, me, mb, [](Message::Reader m) { return m.which() == Message::CTL_REPLY; },
+  auto f = exchange(as, address, mb, [](Message::Reader m) { return m.which() == Message::CTL_REPLY; },
                     timeout_seconds);
   if (!f) return f.err();
   auto reply = f->message().getCtlReply();

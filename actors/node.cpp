@@ -17,6 +17,7 @@
 #include "actors/failure_detector.hpp"
 #include "actors/ledger_sync.hpp"
 #include "actors/lookup.hpp"
+#include "actors/peer_record.hpp"
 #include "actors/routing_table.hpp"
 #include "common/env.hpp"
 #include "common/rng.hpp"
@@ -44,6 +45,8 @@ node_id to_id(capnp::Data::Reader d) {
 }
 
 struct peer_record {
+  peer_record_data signed_record;  ///< as its subject signed it: what we relay
+  trust::peer_grant grant;         ///< what its certificate admits it to
   std::string address, data_address;
   std::uint64_t incarnation = 0, heartbeat = 0;
   capabilities caps;
@@ -85,6 +88,10 @@ struct node_state {
   std::map<std::string, std::pair<std::uintmax_t, int>> watch_seen;
   std::set<std::string> watch_busy;
   double last_save = -1e9;
+  peer_record_data self_record;            ///< our own signed record (re-signed when it changes)
+  trust::peer_grant self_grant;            ///< what our own certificate grants
+  std::map<wire::public_key, std::pair<std::vector<std::uint8_t>, trust::peer_grant>> cert_cache;
+  std::map<std::string, double> refusal_logged;  ///< reason -> when last logged (rate limit)
   static inline const char* name = "hydra.node";
 
   double now() const { return seconds_between(start, clock->now()); }
@@ -119,14 +126,39 @@ capabilities read_caps(Capabilities::Reader r) {
   return c;
 }
 
-void fill_self_entry(node_state& st, PeerEntry::Builder e) {
-  auto info = e.initInfo();
-  info.setId(kj::arrayPtr(st.cfg.identity.id.data(), st.cfg.identity.id.size()));
-  info.setAddress(st.cfg.listen_address);
-  e.setDataAddress(st.cfg.data_address);
-  e.setIncarnation(st.cfg.incarnation);
-  e.setHeartbeat(st.heartbeat);
-  fill_caps(e.initCapabilities(), st.cfg.caps);
+/// Our record, re-signed only when something in it changed.
+const peer_record_data& self_record(node_state& st) {
+  auto& r = st.self_record;
+  const auto& c = st.cfg.caps;
+  const bool same = r.pk == st.cfg.identity.pk && r.incarnation == st.cfg.incarnation && r.heartbeat == st.heartbeat &&
+                    r.address == st.cfg.listen_address && r.data_address == st.cfg.data_address &&
+                    r.caps.gflops == c.gflops && r.caps.cpu_limit == c.cpu_limit && r.caps.load1 == c.load1 &&
+                    r.caps.idle == c.idle && r.caps.on_battery == c.on_battery &&
+                    r.caps.battery_percent == c.battery_percent && r.caps.cores == c.cores &&
+                    r.caps.memory_bytes == c.memory_bytes && r.cert == st.cfg.cert;
+  if (!same) {
+    r.incarnation = st.cfg.incarnation;
+    r.heartbeat = st.heartbeat;
+    r.address = st.cfg.listen_address;
+    r.data_address = st.cfg.data_address;
+    r.caps = c;
+    r.cert = st.cfg.cert;
+    sign_record(r, st.cfg.identity);
+  }
+  return r;
+}
+
+void fill_self_entry(node_state& st, PeerEntry::Builder e) { write_record(self_record(st), e); }
+
+/// Logs a refusal at most once every 10 s per reason (a hostile peer must
+/// not be able to fill the log).
+void log_refusal(node_state& st, const std::string& what) {
+  const double now = st.now();
+  auto& last = st.refusal_logged[what];
+  if (last != 0 && now - last < 10) return;
+  if (st.refusal_logged.size() > 4096) st.refusal_logged.clear();
+  last = now;
+  spdlog::warn("[{}] refused: {}", st.me(), what);
 }
 
 template <class Fill>
@@ -160,27 +192,63 @@ void send_gossip(node_state& st, conn_id conn, double now) {
   send_message(st, conn, [&](Message::Builder m) {
     auto entries = m.initGossip().initEntries(static_cast<unsigned>(live.size() + 1));
     fill_self_entry(st, entries[0]);
-    for (std::size_t i = 0; i < live.size(); ++i) {
-      const auto& p = st.peers[live[i]];
-      auto e = entries[static_cast<unsigned>(i + 1)];
-      auto info = e.initInfo();
-      info.setId(kj::arrayPtr(live[i].data(), live[i].size()));
-      info.setAddress(p.address);
-      e.setIncarnation(p.incarnation);
-      e.setHeartbeat(p.heartbeat);
-      e.setDataAddress(p.data_address);
-      fill_caps(e.initCapabilities(), p.caps);
-    }
+    // Relayed as their subjects signed them: we cannot alter them.
+    for (std::size_t i = 0; i < live.size(); ++i)
+      write_record(st.peers[live[i]].signed_record, entries[static_cast<unsigned>(i + 1)]);
   });
 }
 
 // ---- membership ---------------------------------------------------------------
 
-/// Takes in a peer's (id, address, version, capabilities) from a hello or
+/// Whether a key with this certificate is admitted; cached per key (the
+/// check verifies an operator signature).
+result<trust::peer_grant> admit_key(node_state& st, const wire::public_key& pk, const std::vector<std::uint8_t>& cert) {
+  if (!st.cfg.verify_peer) {
+    trust::peer_grant g;
+    g.pk = pk;
+    g.id = wire::id_of(pk);
+    g.roles = trust::all_roles;
+    return g;
+  }
+  auto it = st.cert_cache.find(pk);
+  if (it != st.cert_cache.end() && it->second.first == cert && it->second.second.not_after > 0 &&
+      st.clock->unix_seconds() <= it->second.second.not_after)
+    return it->second.second;
+  auto g = st.cfg.verify_peer(pk, cert);
+  if (!g) return g.err();
+  if (st.cert_cache.size() > 65536) st.cert_cache.clear();
+  st.cert_cache[pk] = {cert, *g};
+  return g;
+}
+
+/// A node that sees a record of itself, signed with its own key, from a
+/// later incarnation than its own (a copy of its state directory runs, or
+/// its incarnation file was lost) moves past it, so its own view wins.
+void refute(node_state& st, const peer_record_data& r) {
+  if (r.incarnation < st.cfg.incarnation) return;
+  if (r.incarnation == st.cfg.incarnation && r.heartbeat <= st.heartbeat && r.address == st.cfg.listen_address) return;
+  spdlog::warn("[{}] refuting a record of this node from incarnation {} (ours {}): now {}", st.me(), r.incarnation,
+               st.cfg.incarnation, r.incarnation + 1);
+  st.cfg.incarnation = r.incarnation + 1;
+  if (!st.cfg.state_dir.empty()) {
+    std::ofstream f(st.cfg.state_dir + "/incarnation", std::ios::trunc);
+    f << st.cfg.incarnation << "\n";
+  }
+}
+
+/// Takes in a peer's signed record (already verified) from a hello or
 /// gossip. Returns true when the peer is new to us or has restarted.
-bool learn(node_state& st, const node_id& id, const std::string& address, std::uint64_t inc, std::uint64_t hb,
-           const capabilities& caps, const std::string& data_address, double now) {
-  if (id == st.cfg.identity.id || address.empty()) return false;
+bool learn(node_state& st, const peer_record_data& rec, const trust::peer_grant& grant, double now) {
+  const node_id id = wire::id_of(rec.pk);
+  const std::string& address = rec.address;
+  const std::uint64_t inc = rec.incarnation, hb = rec.heartbeat;
+  const capabilities& caps = rec.caps;
+  const std::string& data_address = rec.data_address;
+  if (id == st.cfg.identity.id) {
+    refute(st, rec);
+    return false;
+  }
+  if (address.empty()) return false;
   const bool is_new = !st.peers.count(id);
   auto& p = st.peers[id];
   const bool restarted = !is_new && inc > p.incarnation;
@@ -191,6 +259,8 @@ bool learn(node_state& st, const node_id& id, const std::string& address, std::u
       p.last_probe = -1e9;  // re-measure the link of a restarted peer
     }
     if (p.address != address && !p.address.empty()) st.out_conns.erase(p.address);
+    p.signed_record = rec;
+    p.grant = grant;
     p.address = address;
     p.incarnation = inc;
     p.heartbeat = hb;
@@ -250,6 +320,17 @@ void drive_lookups(node_state& st, double now) {
 
 // ---- JSON view ------------------------------------------------------------------
 
+std::string roles_text(const trust::peer_grant& g) {
+  if (g.is_operator) return "operator";
+  static const std::pair<std::uint32_t, const char*> names[] = {
+      {trust::role_trainer, "trainer"}, {trust::role_collector, "collector"}, {trust::role_scorer, "scorer"},
+      {trust::role_ledger, "ledger"},   {trust::role_admin, "admin"},         {trust::role_contributor, "contributor"}};
+  std::string out;
+  for (auto& [bit, name] : names)
+    if (g.roles & bit) out += (out.empty() ? "" : ",") + std::string(name);
+  return out;
+}
+
 std::string peers_json(node_state& st) {
   const double now = st.now();
   nlohmann::json list = nlohmann::json::array();
@@ -261,7 +342,12 @@ std::string peers_json(node_state& st) {
                   {"incarnation", st.cfg.incarnation},
                   {"heartbeat", st.heartbeat},
                   {"last_heard_seconds", 0.0},
-                  {"capabilities", to_json(st.cfg.caps)}});
+                  {"capabilities", to_json(st.cfg.caps)},
+                  {"roles", roles_text(st.self_grant)},
+                  {"site", st.self_grant.site},
+                  {"cert_days_left", st.self_grant.not_after > 0
+                                         ? nlohmann::json(double(st.self_grant.not_after - st.clock->unix_seconds()) / 86400.0)
+                                         : nlohmann::json(nullptr)}});
   for (auto& [id, p] : st.peers) {
     const auto* rtt = st.detector->rtt(id);
     nlohmann::json j = {{"id", id_hex(id)},
@@ -274,11 +360,19 @@ std::string peers_json(node_state& st) {
                         {"last_heard_seconds", now - st.detector->last_heard(id)},
                         {"suspect_after_seconds", st.detector->suspect_after(id)},
                         {"dead_after_seconds", st.detector->dead_after(id)},
-                        {"capabilities", to_json(p.caps)}};
+                        {"capabilities", to_json(p.caps)},
+                        {"roles", roles_text(p.grant)},
+                        {"site", p.grant.site}};
+    if (p.grant.is_operator || p.grant.not_after == 0)
+      j["cert_days_left"] = nullptr;
+    else
+      j["cert_days_left"] = double(p.grant.not_after - st.clock->unix_seconds()) / 86400.0;
     j["rtt_ms"] = rtt && rtt->has_sample() ? nlohmann::json(rtt->srtt() * 1e3) : nlohmann::json(nullptr);
     j["bandwidth_mbps"] = p.bandwidth_bps > 0 ? nlohmann::json(p.bandwidth_bps * 8 / 1e6) : nlohmann::json(nullptr);
+    j["public_key"] = to_hex(p.signed_record.pk);
     list.push_back(std::move(j));
   }
+  list[0]["public_key"] = to_hex(st.cfg.identity.pk);
   nlohmann::json out = {{"node", id_hex(st.cfg.identity.id)},
                         {"address", st.cfg.listen_address},
                         {"routing_table_size", st.table->size()},
@@ -331,11 +425,92 @@ std::vector<std::string> snapshot_peers(const std::string& dir) {
 
 // ---- handlers ------------------------------------------------------------------
 
-/// True when `conn`'s peer is on this machine (127.0.0.0/8 or ::1).
-bool from_loopback(node_state& st, conn_id conn) {
-  const std::string a = st.tp->remote_address(conn);
-  return a.rfind("127.", 0) == 0 || a.rfind("[::1]", 0) == 0 || a.rfind("::1", 0) == 0 ||
-         a.rfind("[::ffff:127.", 0) == 0;
+std::optional<std::vector<std::uint8_t>> from_hex(const std::string& h) {
+  if (h.size() % 2 || h.size() > 2 * (ledger::max_payload_size + 4096)) return std::nullopt;
+  std::vector<std::uint8_t> out(h.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    unsigned v = 0;
+    for (int k = 0; k < 2; ++k) {
+      const char c = h[2 * i + k];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return std::nullopt;
+      v = v * 16 + static_cast<unsigned>(d);
+    }
+    out[i] = static_cast<std::uint8_t>(v);
+  }
+  return out;
+}
+
+std::optional<wire::public_key> parse_hex_key(const std::string& h) {
+  auto b = from_hex(h);
+  if (!b || b->size() != 32) return std::nullopt;
+  wire::public_key k{};
+  std::memcpy(k.data(), b->data(), k.size());
+  return k;
+}
+
+/// {"author": hex, "seq": last seq or -1, "hash": hex of that entry or ""}.
+std::string head_json(const ledger::ledger_state& state, const wire::public_key& author) {
+  const auto heads = state.heads();
+  auto it = heads.find(author);
+  if (it == heads.end()) return nlohmann::json({{"author", to_hex(author)}, {"seq", -1}, {"hash", ""}}).dump();
+  return nlohmann::json({{"author", to_hex(author)},
+                         {"seq", it->second.seq},
+                         {"hash", to_hex(it->second.hash)}})
+      .dump();
+}
+
+/// The roles a message kind requires of its sender (0 = any admitted peer).
+std::uint32_t required_roles(Message::Which w) {
+  switch (w) {
+    case Message::LEDGER_HEADS:
+    case Message::LEDGER_ENTRIES:
+    case Message::LEDGER_ACK: return trust::role_ledger;
+    case Message::CONTRIBUTE: return trust::role_contributor;
+    case Message::SCORE_REQUEST:
+    case Message::SAMPLES_SEEN: return trust::role_collector;
+    default: return 0;
+  }
+}
+
+const char* kind_name(Message::Which w) {
+  switch (w) {
+    case Message::LEDGER_HEADS: return "ledgerHeads";
+    case Message::LEDGER_ENTRIES: return "ledgerEntries";
+    case Message::LEDGER_ACK: return "ledgerAck";
+    case Message::CONTRIBUTE: return "contribute";
+    case Message::SCORE_REQUEST: return "scoreRequest";
+    case Message::SCORE_REPLY: return "scoreReply";
+    case Message::SAMPLES_SEEN: return "samplesSeen";
+    case Message::CTL_REQUEST: return "ctlRequest";
+    default: return "message";
+  }
+}
+
+/// Commands that change the node (only `admin` holders and operators).
+bool mutating_ctl(const std::string& cmd, capnp::List<capnp::Text>::Reader args) {
+  if (cmd == "set") return true;
+  if (cmd == "ledger" && args.size() > 0) {
+    const std::string sub = args[0];
+    return sub == "append" || sub == "submit";
+  }
+  return cmd != "peers" && cmd != "ledger" && cmd != "contributions";  // unknown ones too: the handler refuses them
+}
+
+bool any_id(const node_id& r) {
+  for (auto b : r)
+    if (b) return false;
+  return true;
+}
+
+/// Seals a reply for the requester only (its id is the recipient).
+template <class Fill>
+void reply_to(node_state& st, const inbound& in, Fill&& fill) {
+  capnp::MallocMessageBuilder mb;
+  fill(mb.initRoot<Message>());
+  wire::envelope_fields f;
+  f.recipient = in.frame->sender();
+  st.tp->send(in.conn, wire::seal(st.cfg.identity, mb, f));
 }
 
 void handle_frame(self_ptr self, const inbound& in) {
@@ -343,16 +518,46 @@ void handle_frame(self_ptr self, const inbound& in) {
   const double now = st.now();
   auto msg = in.frame->message();
   const node_id from = in.frame->sender();
+  // The transport admits frames only on authenticated channels, and only
+  // from the key the channel authenticated; roles decide the rest.
+  trust::peer_grant open_grant;
+  if (!in.grant) {
+    open_grant.pk = in.frame->sender_key();
+    open_grant.id = from;
+    open_grant.roles = st.cfg.verify_peer ? 0 : trust::all_roles;
+  }
+  const trust::peer_grant& grant = in.grant ? *in.grant : open_grant;
+  if (grant.pk != in.frame->sender_key()) {
+    log_refusal(st, "frame signed by " + id_short(from) + " on a channel of " + id_short(grant.id));
+    st.tp->close(in.conn);
+    return;
+  }
+  if (const auto need = required_roles(msg.which()); need && !(grant.is_operator || (grant.roles & need))) {
+    log_refusal(st, std::string(kind_name(msg.which())) + " from " + id_short(from) + ": its certificate grants " +
+                        (roles_text(grant).empty() ? "no roles" : roles_text(grant)));
+    return;
+  }
+  if ((msg.which() == Message::CTL_REQUEST || msg.which() == Message::CONTRIBUTE) &&
+      any_id(in.frame->fields().recipient)) {
+    log_refusal(st, std::string(kind_name(msg.which())) + " from " + id_short(from) + " names no recipient");
+    return;
+  }
   switch (msg.which()) {
     case Message::HELLO: {
       auto e = msg.getHello().getSelf();
-      if (to_id(e.getInfo().getId()) != from) {
-        spdlog::warn("[{}] hello from {} claims another id; closing", st.me(), id_short(from));
+      auto rec = read_record(e);
+      if (!rec || rec->pk != in.frame->sender_key()) {
+        log_refusal(st, "hello from " + id_short(from) + ": " + (rec ? "record of another key" : rec.err().message));
         st.tp->close(in.conn);
         return;
       }
-      const bool news = learn(st, from, e.getInfo().getAddress(), e.getIncarnation(), e.getHeartbeat(),
-                              read_caps(e.getCapabilities()), e.getDataAddress(), now);
+      auto g = in.grant ? result<trust::peer_grant>(*in.grant) : admit_key(st, rec->pk, rec->cert);
+      if (!g) {
+        log_refusal(st, "hello from " + id_short(from) + ": " + g.err().message);
+        st.tp->close(in.conn);
+        return;
+      }
+      const bool news = learn(st, *rec, *g, now);
       if (news) {
         // A newcomer (or a restarted node): answer with who we are and
         // everyone we know, so it learns the membership in one round trip.
@@ -362,13 +567,38 @@ void handle_frame(self_ptr self, const inbound& in) {
       }
       break;
     }
-    case Message::GOSSIP:
-      for (auto e : msg.getGossip().getEntries()) {
+    case Message::GOSSIP: {
+      auto entries = msg.getGossip().getEntries();
+      if (entries.size() > 4096) {
+        log_refusal(st, "gossip from " + id_short(from) + " with " + std::to_string(entries.size()) + " records");
+        break;
+      }
+      for (auto e : entries) {
+        // Verify only what would change our view: stale copies are skipped.
         const node_id id = to_id(e.getInfo().getId());
-        learn(st, id, e.getInfo().getAddress(), e.getIncarnation(), e.getHeartbeat(), read_caps(e.getCapabilities()),
-              e.getDataAddress(), now);
+        auto known = st.peers.find(id);
+        if (known != st.peers.end() &&
+            std::pair(e.getIncarnation(), e.getHeartbeat()) <= std::pair(known->second.incarnation, known->second.heartbeat))
+          continue;
+        if (id == st.cfg.identity.id && e.getIncarnation() < st.cfg.incarnation) continue;
+        auto rec = read_record(e);
+        if (!rec) {
+          log_refusal(st, "gossip from " + id_short(from) + " about " + id_short(id) + ": " + rec.err().message);
+          continue;
+        }
+        if (rec->pk == st.cfg.identity.pk) {
+          refute(st, *rec);
+          continue;
+        }
+        auto g = admit_key(st, rec->pk, rec->cert);
+        if (!g) {
+          log_refusal(st, "gossip from " + id_short(from) + " about " + id_short(id) + ": " + g.err().message);
+          continue;
+        }
+        learn(st, *rec, *g, now);
       }
       break;
+    }
     case Message::PING:
       send_message(st, in.conn, [&](Message::Builder m) { m.initPong().setNonce(msg.getPing().getNonce()); });
       break;
@@ -426,7 +656,12 @@ void handle_frame(self_ptr self, const inbound& in) {
       const std::string cmd = req.getCommand();
       bool ok = true;
       std::string json;
-      if (cmd == "peers") {
+      if (mutating_ctl(cmd, req.getArgs()) && !grant.has(trust::role_admin)) {
+        log_refusal(st, "ctl " + cmd + " from " + id_short(from) + ": not an operator or admin");
+        ok = false;
+        json = nlohmann::json({{"error", "'" + cmd + "' needs an operator key or an admin certificate (hydra ctl --as OPDIR)"}})
+                   .dump();
+      } else if (cmd == "peers") {
         json = peers_json(st);
       } else if (cmd == "set" && req.getArgs().size() == 2 && std::string(req.getArgs()[0]) == "cpu-limit") {
         // Operators steer a running node: the new cap applies from the next step.
@@ -450,10 +685,24 @@ void handle_frame(self_ptr self, const inbound& in) {
           json = st.ledger->summary_json();
         } else if (sub == "balances") {
           json = st.ledger->balances_json();
-        } else if (sub == "append" && !from_loopback(st, in.conn)) {
-          // The node signs what it is told to: only its own machine may ask.
-          ok = false;
-          json = nlohmann::json({{"error", "ledger append is accepted from this machine only (loopback)"}}).dump();
+        } else if (sub == "head" && req.getArgs().size() == 2) {
+          // An author's last entry here, so an operator can chain its own
+          // entries (revocations) without keeping a replica.
+          auto key = parse_hex_key(std::string(req.getArgs()[1]));
+          if (!key) {
+            ok = false;
+            json = nlohmann::json({{"error", "ledger head AUTHOR: AUTHOR is a 64-digit hex key"}}).dump();
+          } else {
+            json = head_json(st.ledger->state(), *key);
+          }
+        } else if (sub == "submit" && req.getArgs().size() == 2) {
+          // An entry its author signed elsewhere (an operator's revocation).
+          auto bytes = from_hex(std::string(req.getArgs()[1]));
+          auto e = bytes ? ledger::decode(*bytes) : result<ledger::entry>(make_error(errc::invalid_input, "not hex"));
+          status st2 = e ? st.ledger->accept(*e) : status(e.err());
+          ok = static_cast<bool>(st2);
+          json = ok ? nlohmann::json({{"stored", to_hex(ledger::entry_hash(*e))}}).dump()
+                    : nlohmann::json({{"error", st2.err().message}}).dump();
         } else if (sub == "append" && (req.getArgs().size() == 4 || req.getArgs().size() == 5)) {
           // Deferred: answered once the entry is acknowledged (durable on
           // min(replicas, live nodes) nodes) or its wait times out.
@@ -470,15 +719,19 @@ void handle_frame(self_ptr self, const inbound& in) {
             auto hash = std::make_shared<std::string>();
             auto e = st.ledger->author(
                 *k, req.getArgs()[2], amount, req.getArgs().size() == 5 ? std::string(req.getArgs()[4]) : "{}",
-                [self, conn, rid, hash](bool acked, int replicas) {
+                [self, conn, rid, hash, to = in.frame->sender()](bool acked, int replicas) {
                   auto& s2 = self->state;
-                  send_message(s2, conn, [&](Message::Builder m) {
+                  capnp::MallocMessageBuilder mb;
+                  wire::envelope_fields f;
+                  f.recipient = to;
+                  [&](Message::Builder m) {
                     auto r = m.initCtlReply();
                     r.setRequestId(rid);
                     r.setOk(acked);
                     r.setJson(nlohmann::json({{"hash", *hash}, {"acknowledged", acked}, {"replicas", replicas}})
                                   .dump());
-                  });
+                  }(mb.initRoot<Message>());
+                  s2.tp->send(conn, wire::seal(s2.cfg.identity, mb, f));
                 });
             if (e) {
               *hash = to_hex(ledger::entry_hash(*e));
@@ -489,7 +742,8 @@ void handle_frame(self_ptr self, const inbound& in) {
           }
         } else {
           ok = false;
-          json = nlohmann::json({{"error", "ledger commands: summary, balances, append KIND SUBJECT AMOUNT [PAYLOAD]"}})
+          json = nlohmann::json({{"error", "ledger commands: summary, balances, head AUTHOR, submit ENTRYHEX, append KIND "
+                                            "SUBJECT AMOUNT [PAYLOAD]"}})
                      .dump();
         }
       } else if (cmd == "contributions" && st.coll) {
@@ -501,7 +755,7 @@ void handle_frame(self_ptr self, const inbound& in) {
                                   "' (try: peers, set cpu-limit PCT, ledger summary|balances|append, contributions)"}})
                    .dump();
       }
-      send_message(st, in.conn, [&](Message::Builder m) {
+      reply_to(st, in, [&](Message::Builder m) {
         auto r = m.initCtlReply();
         r.setRequestId(req.getRequestId());
         r.setOk(ok);
@@ -526,6 +780,10 @@ void handle_frame(self_ptr self, const inbound& in) {
       if (st.coll) st.coll->on_score_request(in.conn, from, msg.getScoreRequest());
       break;
     case Message::SCORE_REPLY:
+      if (!grant.has(trust::role_scorer) && !grant.has(trust::role_trainer)) {
+        log_refusal(st, "scoreReply from " + id_short(from) + ": not a scorer");
+        break;
+      }
       if (st.coll) st.coll->on_score_reply(from, msg.getScoreReply());
       break;
     case Message::SAMPLES_SEEN:
@@ -671,6 +929,40 @@ void on_tick(self_ptr self) {
   self->delayed_send(self, std::chrono::microseconds(static_cast<long>(st.cfg.gossip_interval * 1e6)), tick_atom::value);
 }
 
+/// A revocation stored in the ledger: when it is an operator's and names a
+/// peer, that peer is dropped and its connections closed; the channel
+/// refuses it from now on (cfg.apply_revocation adds it to the list).
+void apply_revocation(node_state& st, const ledger::entry& e) {
+  if (!st.cfg.apply_revocation || !st.cfg.apply_revocation(e)) return;
+  auto key = parse_hex_key(e.subject);
+  if (!key) return;
+  const node_id id = wire::id_of(*key);
+  st.cert_cache.erase(*key);
+  st.tp->close_key(*key);
+  auto it = st.peers.find(id);
+  if (it != st.peers.end()) {
+    spdlog::warn("[{}] peer {} revoked by operator {}: dropped", st.me(), id_short(id), ledger::author_short(e));
+    st.out_conns.erase(it->second.address);
+    st.table->remove(id);
+    st.peers.erase(it);
+    st.membership_changed = true;
+  }
+}
+
+/// Writes this node's certificate into the ledger once (an `admission`
+/// entry), so every replica can tell which roles its entries were written
+/// under.
+void publish_admission(node_state& st) {
+  if (st.cfg.cert.empty() || !st.ledger) return;
+  const std::string cert_hex = to_hex(st.cfg.cert);
+  for (const auto& e : st.ledger->state().entries())
+    if (e.k == ledger::kind::admission && e.author == st.cfg.identity.pk && e.payload.find(cert_hex) != std::string::npos)
+      return;
+  auto e = st.ledger->author(ledger::kind::admission, to_hex(st.cfg.identity.pk), 0,
+                             nlohmann::json({{"cert", cert_hex}}).dump());
+  if (!e) spdlog::warn("[{}] could not record this node's admission: {}", st.me(), e.err().message);
+}
+
 /// The ledger replica and the collector/scorer, wired to this actor.
 void start_services(self_ptr self) {
   auto& st = self->state;
@@ -702,7 +994,12 @@ void start_services(self_ptr self) {
   st.coll = std::make_unique<collector>(cc, st.cfg.identity, host, *st.ledger, st.cfg.pool, st.cfg.scorer_role);
   st.ledger->set_on_stored([sp](const ledger::entry& e) {
     if (sp->coll) sp->coll->on_ledger_entry(e);
+    if (e.k == ledger::kind::revocation) apply_revocation(*sp, e);
   });
+  // Revocations already in the log are in force from the start.
+  for (const auto& e : st.ledger->state().entries())
+    if (e.k == ledger::kind::revocation) apply_revocation(st, e);
+  publish_admission(st);
 }
 
 node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* tp) {
@@ -713,6 +1010,13 @@ node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* t
   st.table = std::make_unique<membership::routing_table>(cfg.identity.id, cfg.k);
   st.detector = std::make_unique<membership::failure_detector>(cfg.gossip_interval);
   st.cfg = std::move(cfg);
+  if (st.cfg.verify_peer) {
+    auto own = st.cfg.verify_peer(st.cfg.identity.pk, st.cfg.cert);
+    if (own) st.self_grant = *own;
+    else spdlog::error("[{}] this node's own certificate is not valid: {}", st.me(), own.err().message);
+  } else {
+    st.self_grant.roles = trust::all_roles;
+  }
   // Join: through every --join peer, plus the peers the snapshot remembers.
   auto targets = st.cfg.join;
   for (auto& a : snapshot_peers(st.cfg.state_dir))
@@ -793,8 +1097,9 @@ node_actor spawn_node(caf::actor_system& sys, node_config cfg, transport& tp) {
 
 transport_events forward_to(caf::actor_system& sys, node_actor node) {
   transport_events ev;
-  ev.on_frame = [node](conn_id c, std::shared_ptr<wire::opened_frame> f) {
-    caf::anon_send(node, frame_atom::value, inbound{c, std::move(f)});
+  ev.on_frame = [node](conn_id c, std::shared_ptr<wire::opened_frame> f,
+                       std::shared_ptr<const trust::peer_grant> g) {
+    caf::anon_send(node, frame_atom::value, inbound{c, std::move(f), std::move(g)});
   };
   ev.on_closed = [node](conn_id c, const std::string& reason) {
     caf::anon_send(node, closed_atom::value, c, reason);

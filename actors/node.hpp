@@ -12,13 +12,21 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
 #include <memory>
+#include <span>
 
 #include "actors/capabilities.hpp"
 #include "actors/scoring.hpp"
 #include "actors/roles.hpp"
 #include "actors/transport.hpp"
+#include "ledger/entry.hpp"
+#include "trust/grant.hpp"
 #include "wire/identity.hpp"
+
+namespace hydra::ledger {
+struct authority;  // ledger/authority.hpp
+}
 
 namespace hydra::actors {
 
@@ -39,6 +47,18 @@ struct node_config {
   std::shared_ptr<sample_pool> pool;    ///< accepted contributions go here (the trainer draws from it)
   std::string watch_dir;                ///< contributions dropped here are taken in ("" = none)
   bool lie_scores = false;              ///< drill: report inverted scores (to test scorer trust)
+  std::vector<std::uint8_t> cert;       ///< this node's membership certificate (trust/cert.hpp)
+  /// Whether a key with this certificate is admitted to the cluster (valid,
+  /// unexpired, unrevoked): checks certificates that gossip relays. Empty =
+  /// every key is admitted (in-process tests only; `hydra node` always sets it).
+  std::function<result<trust::peer_grant>(const wire::public_key&, std::span<const std::uint8_t>)> verify_peer;
+  /// A stored ledger entry of kind `revocation`: returns true when it was a
+  /// valid operator revocation now in force (the caller adds it to the
+  /// revocation list the channel checks); the node then drops that peer.
+  std::function<bool(const ledger::entry&)> apply_revocation;
+  /// Authority over ledger entries (roles from admissions, operators):
+  /// passed to the ledger replica. Null = every author counts (tests).
+  std::shared_ptr<const ledger::authority> ledger_authority;
 };
 
 /// Spawns the node actor. `tp` must outlive it; the caller wires the

@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include "actors/transport.hpp"
+#include "trust/grant.hpp"
 
 namespace hydra::actors {
 
@@ -35,6 +36,8 @@ using credit_atom = caf::atom_constant<caf::atom("credit")>;
 struct inbound {
   conn_id conn = 0;
   std::shared_ptr<wire::opened_frame> frame;
+  /// Who the channel authenticated on `conn` (the frame's sender is that key).
+  std::shared_ptr<const trust::peer_grant> grant;
 };
 
 /// Snapshot bytes: a serialized `ActorSnapshot` (wire/hydra.capnp).

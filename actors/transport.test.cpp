@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "trust/cert.hpp"
 #include "wire/hydra.capnp.h"
 
 namespace hydra::actors {
@@ -25,7 +26,7 @@ struct recorder {
 
   transport_events events() {
     transport_events ev;
-    ev.on_frame = [this](conn_id, std::shared_ptr<wire::opened_frame> f) {
+    ev.on_frame = [this](conn_id, std::shared_ptr<wire::opened_frame> f, std::shared_ptr<const trust::peer_grant>) {
       std::lock_guard l(mu);
       if (f->message().isPing()) nonces.push_back(f->message().getPing().getNonce());
       cv.notify_all();
@@ -118,6 +119,195 @@ TEST(Transport, GarbageClosesOnlyThatConnection) {
   const conn_id c = client.connect("127.0.0.1:" + std::to_string(*port));
   client.send(c, ping(wire::generate_identity(), 7));
   ASSERT_TRUE(r.wait([&] { return r.nonces.size() == 1; }));
+}
+
+// ---- the encrypted channel -----------------------------------------------------
+
+/// A cluster with one operator; `member` makes admitted identities.
+struct test_cluster {
+  wire::identity op = wire::generate_identity();
+  trust::cluster cl = trust::make_cluster("t", op.pk);
+  trust::revocations revoked;
+
+  struct member {
+    wire::identity id = wire::generate_identity();
+    std::vector<std::uint8_t> cert;
+  };
+  member admit(std::uint32_t roles, std::int64_t not_after_from_now = 86400) {
+    member m;
+    const auto now = default_env().unix_seconds();
+    auto c = trust::issue_cert(op, cl, m.id.pk, roles, now - 60, now + not_after_from_now);
+    if (c) m.cert = *c;
+    return m;
+  }
+  trust::channel_config channel(const member& m) {
+    trust::channel_config cfg;
+    cfg.self = &m.id;
+    cfg.cert = m.cert;
+    cfg.cluster = cl.id;
+    cfg.verify = [this](const wire::public_key& pk, std::span<const std::uint8_t> cert) {
+      return trust::check_peer(cl, revoked, pk, cert, default_env().unix_seconds());
+    };
+    return cfg;
+  }
+};
+
+struct grant_recorder : recorder {
+  std::vector<std::shared_ptr<const trust::peer_grant>> grants;
+  transport_events events() {
+    auto ev = recorder::events();
+    auto inner = ev.on_frame;
+    ev.on_frame = [this, inner](conn_id c, std::shared_ptr<wire::opened_frame> f,
+                                std::shared_ptr<const trust::peer_grant> g) {
+      {
+        std::lock_guard l(mu);
+        grants.push_back(g);
+      }
+      inner(c, std::move(f), std::move(g));
+    };
+    return ev;
+  }
+  bool logged(const std::string& text) {
+    return wait([&] {
+      for (auto& l : logs)
+        if (l.find(text) != std::string::npos) return true;
+      return false;
+    });
+  }
+};
+
+TEST(SecureTransport, DeliversFramesWithThePeersGrant) {
+  test_cluster tc;
+  auto a = tc.admit(trust::role_trainer | trust::role_ledger), b = tc.admit(trust::role_collector);
+  grant_recorder server_side;
+  recorder client_side;
+  transport server(server_side.events()), client(client_side.events());
+  server.set_channel(tc.channel(a));
+  client.set_channel(tc.channel(b));
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port);
+  server.start();
+  client.start();
+  const conn_id c = client.connect("127.0.0.1:" + std::to_string(*port));
+  for (std::uint64_t i = 0; i < 50; ++i) client.send(c, ping(b.id, i));  // queued before the handshake ends
+  ASSERT_TRUE(server_side.wait([&] { return server_side.nonces.size() == 50; }));
+  for (std::uint64_t i = 0; i < 50; ++i) EXPECT_EQ(server_side.nonces[i], i);
+  ASSERT_TRUE(server_side.grants.back());
+  EXPECT_EQ(server_side.grants.back()->pk, b.id.pk);
+  EXPECT_EQ(server_side.grants.back()->roles, trust::role_collector);
+}
+
+TEST(SecureTransport, OutsidersExpiredAndRevokedKeysAreRefusedWithTheReason) {
+  test_cluster tc;
+  auto a = tc.admit(trust::all_node_roles);
+  grant_recorder server_side;
+  transport server(server_side.events());
+  server.set_channel(tc.channel(a));
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port);
+  server.start();
+  const std::string addr = "127.0.0.1:" + std::to_string(*port);
+
+  test_cluster::member stranger;  // fresh key, no certificate
+  auto expired = tc.admit(trust::all_node_roles, -3 * 86400);
+  auto revoked = tc.admit(trust::all_node_roles);
+  ASSERT_TRUE(tc.revoked.add({revoked.id.pk, 0, tc.op.pk, 0}));
+  test_cluster other;  // a certificate from another cluster's operator
+  auto foreign = other.admit(trust::all_node_roles);
+  foreign.cert = other.admit(trust::all_node_roles).cert;
+  for (auto* m : {&stranger, &expired, &revoked}) {
+    recorder r;
+    transport client(r.events());
+    client.set_channel(tc.channel(*m));
+    client.start();
+    const conn_id c = client.connect(addr);
+    client.send(c, ping(m->id, 1));
+    ASSERT_TRUE(r.wait([&] { return !r.closed.empty(); }));
+    client.stop();
+  }
+  EXPECT_TRUE(server_side.logged("no certificate"));
+  EXPECT_TRUE(server_side.logged("expired"));
+  EXPECT_TRUE(server_side.logged("revoked"));
+  EXPECT_TRUE(server_side.nonces.empty());  // not one frame got through
+}
+
+TEST(SecureTransport, FrameSignedByAnotherKeyOrReplayedClosesTheConnection) {
+  test_cluster tc;
+  auto a = tc.admit(trust::all_node_roles), b = tc.admit(trust::all_node_roles);
+  grant_recorder server_side;
+  recorder client_side;
+  transport server(server_side.events()), client(client_side.events());
+  server.set_channel(tc.channel(a));
+  client.set_channel(tc.channel(b));
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port);
+  server.start();
+  client.start();
+  const std::string addr = "127.0.0.1:" + std::to_string(*port);
+  conn_id c = client.connect(addr);
+  client.send(c, ping(wire::generate_identity(), 5));  // signed by someone else than b
+  EXPECT_TRUE(server_side.logged("not by the channel's peer"));
+
+  // A frame addressed to the server is accepted once; its replay is not.
+  capnp::MallocMessageBuilder mb;
+  mb.initRoot<Message>().initPing().setNonce(77);
+  wire::envelope_fields f;
+  f.recipient = wire::id_of(a.id.pk);
+  const auto frame = wire::seal(b.id, mb, f);
+  c = client.connect(addr);
+  client.send(c, frame);
+  ASSERT_TRUE(server_side.wait([&] { return server_side.nonces.size() == 1; }));
+  c = client.connect(addr);
+  client.send(c, frame);
+  EXPECT_TRUE(server_side.logged("replayed frame"));
+  EXPECT_EQ(server_side.nonces.size(), 1u);
+  // Addressed to another node: refused.
+  f.recipient = wire::id_of(b.id.pk);
+  c = client.connect(addr);
+  client.send(c, wire::seal(b.id, mb, f));
+  EXPECT_TRUE(server_side.logged("frame for another node"));
+}
+
+TEST(SecureTransport, SilentAndSurplusConnectionsAreBounded) {
+  test_cluster tc;
+  auto a = tc.admit(trust::all_node_roles);
+  grant_recorder server_side;
+  transport server(server_side.events());
+  server.set_channel(tc.channel(a));
+  transport_limits lim;
+  lim.handshake_seconds = 0.5;
+  lim.max_handshaking = 8;
+  server.set_limits(lim);
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port);
+  server.start();
+  std::vector<int> fds;
+  for (int i = 0; i < 20; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(*port);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    fds.push_back(fd);
+  }
+  EXPECT_TRUE(server_side.logged("refusing connection"));
+  EXPECT_TRUE(server_side.wait([&] { return server.connections() <= 8; }));
+  EXPECT_TRUE(server_side.logged("no handshake within"));
+  EXPECT_TRUE(server_side.wait([&] { return server.connections() == 0; }));
+  for (int fd : fds) ::close(fd);
+  // Junk where the handshake should be closes at once.
+  recorder r;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(*port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  std::vector<std::uint8_t> junk(1 << 16, 0xA5);
+  ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+  EXPECT_TRUE(server_side.logged("rejected handshake"));
+  ::close(fd);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // `hydra contribute`: submit labelled samples to a collector while the
 // cluster trains. Each PATH is one contribution, sealed with the
-// contributor's key (--as KEYFILE, created on first use), so the credit goes
-// to that key's account.
+// contributor's key (--as KEYFILE), so the credit goes to that key's
+// account. The key must be admitted (KEYFILE.cert, from `hydra operator
+// admit --key KEYFILE --roles contributor`); the contribution travels
+// inside the cluster's encrypted channel, addressed to the node, once.
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -23,6 +25,7 @@ namespace {
 struct contribute_options {
   std::string connect;
   std::string key;
+  std::string cluster;
   std::vector<std::string> paths;
   double every = 0;
   double timeout = 120;
@@ -31,11 +34,12 @@ struct contribute_options {
 };
 
 int run_contribute(const contribute_options& o) {
-  auto me = wire::load_or_create_key_file(o.key);
-  if (!me) {
-    std::fprintf(stderr, "hydra contribute: error: %s\n", me.err().message.c_str());
+  auto creds = actors::load_client_credentials(o.key, o.cluster);
+  if (!creds) {
+    std::fprintf(stderr, "hydra contribute: error: %s\n", creds.err().message.c_str());
     return 1;
   }
+  const wire::identity* me = &creds->id;
   const std::string account = actors::account_of(me->pk);
   if (!o.json) std::fprintf(stderr, "contributing as %s\n", account.c_str());
   int failures = 0;
@@ -64,7 +68,7 @@ int run_contribute(const contribute_options& o) {
       }
       const std::uint64_t rid = request++;
       auto reply = actors::exchange(
-          o.connect, *me, mb,
+          *creds, o.connect, mb,
           [rid](Message::Reader m) {
             return m.which() == Message::CONTRIBUTE_REPLY && m.getContributeReply().getRequestId() == rid;
           },
@@ -106,7 +110,8 @@ CLI::App* add_contribute_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<contribute_options>();
   auto* cmd = app.add_subcommand("contribute", "Submit labelled samples to a collector (credited to your key)");
   cmd->add_option("--connect", o->connect, "HOST:PORT of a node (its collector)")->required();
-  cmd->add_option("--as", o->key, "Your key file (Ed25519, created with mode 0600 if missing)")->required();
+  cmd->add_option("--as", o->key, "Your key file (Ed25519; admitted by an operator: KEYFILE.cert beside it)")->required();
+  cmd->add_option("--cluster", o->cluster, "cluster.pub (default: beside the key file)");
   cmd->add_option("PATH", o->paths,
                   "Contributions: a .csv (label + 784 pixels per line), a folder holding an IDX images + labels pair, or a folder "
                   "of <label>/*.pgm images")

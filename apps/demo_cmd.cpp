@@ -19,7 +19,9 @@
 #include <thread>
 
 #include "actors/collector.hpp"
+#include "actors/credentials.hpp"
 #include "actors/ctl_client.hpp"
+#include "trust/cert.hpp"
 #include "common/rng.hpp"
 #include "data/contribution.hpp"
 #include "data/idx.hpp"
@@ -37,6 +39,70 @@ namespace fs = std::filesystem;
 
 volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
+
+// ---- the demo's own cluster ------------------------------------------------------
+// The demo is its own operator: it creates DIR/operator (key + cluster.pub)
+// and admits every node's state folder and every contributor key before
+// starting them, exactly as `hydra operator init` / `admit` would.
+
+struct demo_cluster {
+  std::string dir;  ///< DIR/operator
+  wire::identity op;
+  trust::cluster cluster;
+  actors::credentials creds;  ///< the operator's, for ctl requests
+};
+demo_cluster* g_cluster = nullptr;
+
+result<demo_cluster> make_demo_cluster(const std::string& base) {
+  demo_cluster d;
+  d.dir = base + "/operator";
+  fs::create_directories(d.dir);
+  fs::permissions(d.dir, fs::perms::owner_all, fs::perm_options::replace);
+  auto op = wire::load_or_create_key_file(d.dir + "/operator.key");
+  if (!op) return op.err();
+  d.op = *op;
+  const std::string pub = d.dir + "/cluster.pub";
+  if (fs::exists(pub)) {
+    auto cl = trust::load_cluster(pub);
+    if (!cl) return cl.err();
+    d.cluster = *cl;
+  } else {
+    d.cluster = trust::make_cluster("demo", d.op.pk);
+    auto bytes = trust::encode_cluster(d.cluster, d.op);
+    if (!bytes) return bytes.err();
+    if (auto st = trust::write_file_atomic(pub, *bytes, 0644); !st) return st.err();
+  }
+  auto creds = actors::load_client_credentials(d.dir);
+  if (!creds) return creds.err();
+  d.creds = std::move(*creds);
+  return d;
+}
+
+/// Writes CERT_PATH (and cluster.pub into FOLDER) for `pk` with `roles`.
+status demo_admit(const wire::public_key& pk, const std::string& cert_path, const std::string& folder,
+                  std::uint32_t roles) {
+  if (!g_cluster) return {};
+  const auto now = default_env().unix_seconds();
+  auto cert = trust::issue_cert(g_cluster->op, g_cluster->cluster, pk, roles, now - 60, now + 30 * 86400);
+  if (!cert) return cert.err();
+  if (auto st = trust::write_file_atomic(cert_path, *cert, 0644); !st) return st.err();
+  std::error_code ec;
+  fs::copy_file(g_cluster->dir + "/cluster.pub", folder + "/cluster.pub", fs::copy_options::overwrite_existing, ec);
+  if (ec) return make_error(errc::io, folder + "/cluster.pub: " + ec.message());
+  return {};
+}
+
+status admit_node_dir(const std::string& dir) {
+  auto id = wire::load_or_create_identity(dir);
+  if (!id) return id.err();
+  return demo_admit(id->pk, dir + "/membership.cert", dir, trust::all_node_roles);
+}
+
+result<std::string> demo_ctl(const std::string& address, const std::string& command,
+                             const std::vector<std::string>& args = {}, double timeout = 5.0) {
+  if (!g_cluster) return make_error(errc::internal, "no demo cluster");
+  return actors::ctl_request(g_cluster->creds, address, command, args, timeout);
+}
 
 struct demo_options {
   int nodes = 4;
@@ -125,6 +191,7 @@ result<std::vector<contributor_sim>> prepare_contributors(const demo_options& o,
         sim.log = dir + "/" + sim.name + ".log";
         auto id = wire::load_or_create_key_file(sim.key);
         if (!id) return id.err();
+        if (auto st = demo_admit(id->pk, sim.key + ".cert", dir, trust::role_contributor); !st) return st.err();
         sim.account = actors::account_of(id->pk);
         for (int k = 0; k < o.per_contributor; ++k) {
           const std::string f = dir + "/" + sim.name + "-" + std::to_string(k) + ".csv";
@@ -274,6 +341,10 @@ pid_t spawn(std::vector<std::string> args, const std::string& log) {
 pid_t start_node(const std::string& exe, const std::string& dir, const std::string& join,
                  const std::vector<std::string>& extra) {
   fs::create_directories(dir);
+  if (auto st = admit_node_dir(dir); !st) {
+    std::fprintf(stderr, "hydra demo: error: admitting %s: %s\n", dir.c_str(), st.err().message.c_str());
+    return -1;
+  }
   std::error_code ec;
   fs::remove(dir + "/address", ec);  // a killed run's address is stale
   std::vector<std::string> args = {exe, "node", "--listen", "127.0.0.1:0", "--state", dir};
@@ -477,7 +548,7 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
       std::set<std::string> views;
       std::size_t answered = 0;
       for (std::size_t i = 0; i < addrs.size(); ++i) {
-        auto r = actors::ctl_request(addrs[i], "ledger", {"summary"}, 3.0);
+        auto r = demo_ctl(addrs[i], "ledger", {"summary"}, 3.0);
         if (!r) continue;
         auto j = nlohmann::json::parse(*r, nullptr, false);
         if (!j.is_object()) continue;
@@ -656,6 +727,14 @@ int run_demo(const demo_options& o) {
     base = tmpl;
   }
   fs::create_directories(base);
+  auto cluster = make_demo_cluster(base);
+  if (!cluster) {
+    std::fprintf(stderr, "hydra demo: error: setting up the demo cluster in %s/operator: %s\n", base.c_str(),
+                 cluster.err().message.c_str());
+    if (temp) fs::remove_all(base);
+    return 1;
+  }
+  g_cluster = &*cluster;
   if (o.backend == "mpi" && !o.no_train) {
     const int rc = run_mpi_demo(o, base);
     if (temp) fs::remove_all(base);
@@ -734,7 +813,7 @@ int run_demo(const demo_options& o) {
   while (!g_stop && seconds_between(t0, e.now()) < 60) {
     int ok = 0;
     for (auto& a : addrs) {
-      auto r = actors::ctl_request(a, "peers", {}, 2.0);
+      auto r = demo_ctl(a, "peers", {}, 2.0);
       if (r && alive_count(*r) == o.nodes) ++ok;
       if (r && &a == &addrs.front()) view = *r;
     }
@@ -754,7 +833,7 @@ int run_demo(const demo_options& o) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("all %d nodes see each other (%.2f s); membership as node 0 sees it:\n", o.nodes, seconds);
-    auto r = actors::ctl_request(addrs.front(), "peers");
+    auto r = demo_ctl(addrs.front(), "peers");
     if (r) {
       auto j = nlohmann::json::parse(*r);
       for (auto& p : j["peers"])

@@ -1,6 +1,7 @@
 #include "apps/node_cmd.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "data/idx.hpp"
 #include "mpi/mpi_group.hpp"
 #include "actors/ctl_client.hpp"
+#include "actors/credentials.hpp"
 #include "actors/node.hpp"
 #include "actors/transport.hpp"
 #include "wire/identity.hpp"
@@ -31,6 +33,7 @@ struct node_options {
   std::string listen = "127.0.0.1:7400";
   std::vector<std::string> join;
   std::string state = "hydra-state";
+  std::string cluster;  ///< cluster.pub (default STATE/cluster.pub)
   double cpu_limit = 100;
   double gossip_interval = 0.25;
   bool train = false;  ///< take part in a training job, then exit
@@ -47,15 +50,26 @@ struct node_options {
 
 void write_file_atomic(const std::string& path, const std::string& text);
 
+/// Many peers, many connections: use the hard limit on descriptors.
+void raise_fd_limit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = std::min<rlim_t>(r.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
 /// The trainer's side of a node: waits until `world` trainers are alive in
 /// the membership view, forms the group (ranks = ids in order), trains, and
 /// writes DIR/result.json. Returns the exit code.
-int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_options& o, const wire::identity& id,
-                int data_fd, double own_gflops) {
+int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_options& o,
+                const actors::credentials& creds, int data_fd, double own_gflops) {
+  const wire::identity& id = creds.id;
   env& e = default_env();
   caf::scoped_actor self{sys};
   const std::string me = id_hex(id.id);
   // The live trainers as this node's membership view has them: (id, data address).
+  std::map<std::string, wire::public_key> keys;  // id hex -> key, from the signed records
   auto live_trainers = [&] {
     std::vector<std::pair<std::string, std::string>> members;
     std::string view;
@@ -64,8 +78,14 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
     if (view.empty()) return members;
     const auto j = nlohmann::json::parse(view);
     for (auto& p : j["peers"])
-      if (p["state"] == "alive" && !p["data_address"].get<std::string>().empty())
+      if (p["state"] == "alive" && !p["data_address"].get<std::string>().empty() &&
+          (p["self"].get<bool>() || p["roles"].get<std::string>().find("trainer") != std::string::npos ||
+           p["roles"] == "operator")) {
+        const auto key = actors::parse_key_hex(p.value("public_key", ""));
+        if (!key) continue;
+        keys[p["id"].get<std::string>()] = *key;
         members.emplace_back(p["id"].get<std::string>(), p["data_address"].get<std::string>());
+      }
     std::sort(members.begin(), members.end());
     return members;
   };
@@ -80,14 +100,18 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
       auto self_it = std::find_if(members.begin(), members.end(), [&](auto& m) { return m.first == me; });
       if (enough && self_it != members.end()) {
         std::vector<std::string> addrs;
+        std::vector<wire::public_key> member_keys;
         std::string ids;
         for (auto& m : members) {
           addrs.push_back(m.second);
+          member_keys.push_back(keys[m.first]);
           ids += m.first;
         }
         const int rank = static_cast<int>(self_it - members.begin());
-        auto link = comm::tcp_link::open(rank, addrs, data_fd, id, std::hash<std::string>{}(ids),
-                                         comm::clock::now() + std::chrono::seconds(5));
+        // Each rank's channel must prove the key of the member at that rank;
+        // the group id only tells formations apart (it is not a secret).
+        auto link = comm::tcp_link::open(rank, addrs, data_fd, creds.channel(), member_keys,
+                                         std::hash<std::string>{}(ids), comm::clock::now() + std::chrono::seconds(5));
         if (link) {
           if (!first && members.size() != current.size())
             spdlog::info("group re-formed: {} trainers (was {})", members.size(), current.size());
@@ -287,8 +311,14 @@ int run_node(const node_options& o) {
   spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
   spdlog::flush_on(spdlog::level::info);  // logs go to files: flush every line
 
-  auto id = wire::load_or_create_identity(o.state);
-  if (!id) return fail("node", id.err().message);
+  // Who we are on the cluster: key, certificate, cluster identity.
+  auto loaded = actors::load_node_credentials(o.state, o.cluster);
+  if (!loaded) return fail("node", loaded.err().message);
+  const actors::credentials creds = std::move(*loaded);
+  auto own = creds.own_grant();
+  if (!own) return fail("node", "this node's certificate (" + o.state + "/membership.cert): " + own.err().message);
+  const wire::identity* id = &creds.id;
+  raise_fd_limit();
   auto inc = actors::bump_incarnation(o.state);
   if (!inc) return fail("node", inc.err().message);
 
@@ -300,6 +330,7 @@ int run_node(const node_options& o) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   actors::transport tp;
+  tp.set_channel(creds.channel());
   auto port = tp.listen(addr->first, addr->second);
   if (!port) return fail("node", port.err().message);
   const std::string host = addr->first.find(':') != std::string::npos ? "[" + addr->first + "]" : addr->first;
@@ -363,6 +394,16 @@ int run_node(const node_options& o) {
   }
   cfg.watch_dir = o.watch;
   cfg.lie_scores = o.lie_scores;
+  cfg.cert = creds.cert;
+  cfg.verify_peer = creds.verifier();
+  cfg.apply_revocation = [cl = creds.cluster, revoked = creds.revoked](const ledger::entry& e) {
+    auto r = trust::parse_revocation(cl, e.author, e.subject, e.payload);
+    if (!r) {
+      spdlog::warn("ignoring revocation entry by {}: {}", ledger::author_short(e), r.err().message);
+      return false;
+    }
+    return static_cast<bool>(revoked->add(*r));
+  };
 
   caf::actor_system_config sys_cfg;
   sys_cfg.set("scheduler.max-threads", 2);
@@ -373,6 +414,10 @@ int run_node(const node_options& o) {
   tp.start();
   spdlog::info("node {} (incarnation {}) listening on {}, {:.1f} GFLOP/s at cpu-limit {}%", id_hex(id->id), *inc,
                listen_address, cfg.caps.gflops, o.cpu_limit);
+  spdlog::info("cluster '{}': admitted as {}{}, certificate valid for {} more days", creds.cluster.name,
+               own->is_operator ? "operator" : trust::roles_to_string(own->roles),
+               own->site.empty() ? "" : " at site " + own->site,
+               own->is_operator ? std::string("unlimited") : std::to_string(trust::days_left(*own, default_env().unix_seconds())));
   write_file_atomic(o.state + "/address", listen_address);
 
   int rc = 0;
@@ -387,7 +432,7 @@ int run_node(const node_options& o) {
     if (o.holdout > 0) job.job.limit = job.job.limit > 0 ? std::min(job.job.limit, train_size - o.holdout)
                                                          : train_size - o.holdout;
     trainer = std::thread([&, job] {
-      rc = run_trainer(sys, node, job, *id, data_fd, cfg.caps.gflops);
+      rc = run_trainer(sys, node, job, creds, data_fd, cfg.caps.gflops);
       // The job is over: stop the node, unless it stays to serve the
       // ledger and score contributions (--stay; then a signal stops it).
       if (!job.stay) kill(getpid(), SIGTERM);
@@ -433,7 +478,9 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("node", "Run a Hydra peer: join the cluster, advertise capabilities, keep membership");
   cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 = any free port)")->capture_default_str();
   cmd->add_option("--join", o->join, "HOST:PORT of any live peer (repeatable)");
-  cmd->add_option("--state", o->state, "State directory: identity key, incarnation, snapshot")->capture_default_str();
+  cmd->add_option("--state", o->state, "State directory: identity key, membership.cert, incarnation, snapshot")
+      ->capture_default_str();
+  cmd->add_option("--cluster", o->cluster, "The cluster's public identity (cluster.pub; default STATE/cluster.pub)");
   cmd->add_option("--cpu-limit", o->cpu_limit, "Compute at most this percent of the time")
       ->check(CLI::Range(1.0, 100.0))
       ->capture_default_str();
@@ -481,12 +528,23 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
 CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
   struct opts {
     std::string connect;
+    std::string as, cluster;
     bool json = false;
     double timeout = 5;
+    result<std::string> ask(const std::string& command, const std::vector<std::string>& args) const {
+      auto creds = actors::load_client_credentials(as, cluster);
+      if (!creds) return creds.err();
+      return actors::ctl_request(*creds, connect, command, args, timeout);
+    }
   };
   auto o = std::make_shared<opts>();
   auto* cmd = app.add_subcommand("ctl", "Ask a running node (admin commands)");
   cmd->add_option("--connect", o->connect, "HOST:PORT of the node")->required();
+  cmd->add_option("--as", o->as,
+                  "Who asks: an operator folder (hydra operator init), a node's state folder, or a key file with "
+                  "KEYFILE.cert; changing commands need an operator or an admin certificate")
+      ->envname("HYDRA_AS");
+  cmd->add_option("--cluster", o->cluster, "cluster.pub (default: the one in the --as folder)");
   cmd->add_option("--timeout", o->timeout, "Seconds to wait for the answer")->capture_default_str();
   cmd->require_subcommand(1);
   auto setting = std::make_shared<std::pair<std::string, std::string>>();
@@ -494,7 +552,7 @@ CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
   set->add_option("name", setting->first, "Setting (cpu-limit)")->required()->check(CLI::IsMember({"cpu-limit"}));
   set->add_option("value", setting->second, "New value")->required();
   set->callback([o, setting, &exit_code] {
-    auto r = actors::ctl_request(o->connect, "set", {setting->first, setting->second}, o->timeout);
+    auto r = o->ask("set", {setting->first, setting->second});
     if (!r) {
       exit_code = fail("ctl", r.err().message);
       return;
@@ -506,7 +564,7 @@ CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
   auto* led = cmd->add_subcommand("ledger", "The node's ledger replica: summary, balances, append KIND SUBJECT AMOUNT [PAYLOAD]");
   led->add_option("args", *largs, "summary | balances | append KIND SUBJECT AMOUNT [PAYLOAD]")->required();
   led->callback([o, largs, &exit_code] {
-    auto r = actors::ctl_request(o->connect, "ledger", *largs, o->timeout);
+    auto r = o->ask("ledger", *largs);
     if (!r) {
       exit_code = fail("ctl", r.err().message);
       return;
@@ -516,7 +574,7 @@ CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
   });
   auto* contrib = cmd->add_subcommand("contributions", "The node's collector: pending, decided, scorer trust");
   contrib->callback([o, &exit_code] {
-    auto r = actors::ctl_request(o->connect, "contributions", {}, o->timeout);
+    auto r = o->ask("contributions", {});
     if (!r) {
       exit_code = fail("ctl", r.err().message);
       return;
@@ -527,7 +585,7 @@ CLI::App* add_ctl_command(CLI::App& app, int& exit_code) {
   auto* peers = cmd->add_subcommand("peers", "The node's membership view: id, address, state, capabilities");
   peers->add_flag("--json", o->json, "Print the raw JSON");
   peers->callback([o, &exit_code] {
-    auto r = actors::ctl_request(o->connect, "peers", {}, o->timeout);
+    auto r = o->ask("peers", {});
     if (!r) {
       exit_code = fail("ctl", r.err().message);
       return;

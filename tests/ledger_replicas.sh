@@ -17,6 +17,7 @@ start() {  # start I [JOIN]
   local dir="$tmp/n$1"
   mkdir -p "$dir"
   rm -f "$dir/address"
+  admit "$dir"
   "$hydra" node --listen 127.0.0.1:0 --state "$dir" ${2:+--join "$2"} >>"$dir/node.log" 2>&1 &
   pids[$1]=$!
   for _ in $(seq 1 200); do [ -s "$dir/address" ] && break; sleep 0.05; done

@@ -55,3 +55,20 @@ check_flip_names() {
   check "verify fails on a byte flipped in entry $2" test "$rc" -ne 0
   check "verify names entry $2" grep -q "bad entry $2 " <<<"$out"
 }
+# The test's own cluster: an operator folder in $tmp/op (created on first
+# use). `admit DIR [ROLES]` admits a node's state folder, `admit_key KEYFILE`
+# a contributor key; `hydra ctl` acts as the operator ($HYDRA_AS).
+op="$tmp/op"
+export HYDRA_AS="$op"
+ensure_operator() {
+  [ -f "$op/cluster.pub" ] || "$hydra" operator init --dir "$op" --name test >/dev/null
+}
+admit() {
+  ensure_operator
+  "$hydra" operator admit --dir "$op" --node "$1" --roles "${2:-trainer,collector,scorer,ledger}" >/dev/null
+}
+admit_key() {
+  ensure_operator
+  "$hydra" operator admit --dir "$op" --key "$1" --roles contributor >/dev/null
+  cp "$op/cluster.pub" "$(dirname "$1")/cluster.pub"
+}

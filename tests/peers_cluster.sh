@@ -14,6 +14,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 py=/usr/bin/python3
+# The test's cluster: one operator admits every node; ctl asks as it.
+"$hydra" operator init --dir "$tmp/op" --name test >/dev/null
+export HYDRA_AS="$tmp/op"
 
 fail() { echo "FAIL: $*"; for i in $(seq 0 $((N - 1))); do echo "--- node-$i log (tail)"; tail -n 15 "$tmp/node-$i/node.log" 2>/dev/null; done; exit 1; }
 now() { date +%s.%N; }
@@ -23,6 +26,7 @@ start_node() {  # start_node I [JOIN]
   local i=$1 join=${2:-}
   mkdir -p "$tmp/node-$i"
   rm -f "$tmp/node-$i/address"
+  [ -f "$tmp/node-$i/membership.cert" ] || "$hydra" operator admit --dir "$tmp/op" --node "$tmp/node-$i" >/dev/null
   if [ -n "$join" ]; then
     "$hydra" node --listen 127.0.0.1:0 --state "$tmp/node-$i" --join "$join" >>"$tmp/node-$i/node.log" 2>&1 &
   else

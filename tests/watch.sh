@@ -19,6 +19,7 @@ start() {  # start I [JOIN] [EXTRA...]
   shift 2
   local dir="$tmp/n$i"
   mkdir -p "$dir"
+  admit "$dir"
   "$hydra" node --listen 127.0.0.1:0 --state "$dir" ${join:+--join "$join"} "${train[@]}" "$@" >>"$dir/node.log" 2>&1 &
   pids[$i]=$!
   for _ in $(seq 1 200); do [ -s "$dir/address" ] && break; sleep 0.05; done
@@ -62,6 +63,7 @@ cat "$tmp/watch/.accepted/good.csv.verdict.json" "$tmp/watch/.rejected/bad.csv.v
 check "accepted verdict has a score" grep -q '"score"' "$tmp/watch/.accepted/good.csv.verdict.json"
 check "rejected verdict names the line" grep -q 'bad.csv line' "$tmp/watch/.rejected/bad.csv.verdict.json"
 
+admit_key "$tmp/me.key"
 out=$("$hydra" contribute --connect "${addr[1]}" --as "$tmp/me.key" --json "$tmp/good-cli.csv" 2>/dev/null)
 rc=$?
 echo "$out"
