@@ -4,6 +4,7 @@
 
 #include "apps/ledger_cmd.hpp"
 #include "apps/node_cmd.hpp"
+#include "apps/operator_cmd.hpp"
 #include "apps/sim_cmd.hpp"
 #include "apps/train.hpp"
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   hydra::apps::add_contribute_command(app, exit_code);
   hydra::apps::add_ledger_command(app, exit_code);
   hydra::apps::add_sim_command(app, exit_code);
+  hydra::apps::add_operator_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
