@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist
   python3 python3-torch python3-numpy libopenblas0-pthread
   iproute2 procps
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 
 missing=()
