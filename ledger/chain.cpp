@@ -1,5 +1,11 @@
 #include "ledger/chain.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+#include <tuple>
+
 namespace hydra::ledger {
 namespace {
 
@@ -16,10 +22,34 @@ std::uint64_t balance_delta(const entry& e) {
     case kind::reward: return a;
     case kind::penalty: return ~a + 1;  // -amount, wrapping
     case kind::contribution:
-    case kind::score: return 0;
+    case kind::score:
+    case kind::admission:
+    case kind::revocation: return 0;
   }
   return 0;
 }
+
+std::string holder(const public_key& author) { return "author " + to_hex(std::span(author.data(), 8)); }
+
+/// What trainers attest together: the same credit for the same steps.
+using credit_key = std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t>;
+
+/// (subject, amount, from_step, to_step) of a compute credit; nullopt when
+/// the payload lacks integer from_step and to_step.
+std::optional<credit_key> credit_of(const entry& e) {
+  const auto j = nlohmann::json::parse(e.payload, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  const auto from = j.find("from_step"), to = j.find("to_step");
+  if (from == j.end() || to == j.end() || !from->is_number_integer() || !to->is_number_integer())
+    return std::nullopt;
+  return credit_key{e.subject, e.amount, from->get<std::int64_t>(), to->get<std::int64_t>()};
+}
+
+struct credit_group {
+  std::set<public_key> trainers;
+  std::vector<const entry*> entries;
+  std::vector<digest256> hashes;
+};
 
 }  // namespace
 
@@ -47,16 +77,95 @@ status ledger_state::append(const entry& e) {
   c.index.push_back(entries_.size());
   c.hashes.push_back(h);
   by_hash_.emplace(h, entries_.size());
-  if (e.k == kind::compute_credit || e.k == kind::reward || e.k == kind::penalty)
+  if (book_.enabled()) {
+    book_.observe(e, h);  // an admission's certificate is checked here, once
+    dirty_ = true;
+  } else if (e.k == kind::compute_credit || e.k == kind::reward || e.k == kind::penalty) {
     balances_[e.subject] += balance_delta(e);
+  }
   entries_.push_back(e);
   return {};
 }
 
+/// The role rules of chain.hpp over every stored entry. Walks chains by
+/// (author, seq), so the refusals come out in that order whatever the order
+/// of arrival; sums are wrapping, hence order-free too.
+void ledger_state::judge() const {
+  if (!dirty_) return;
+  dirty_ = false;
+  judged_ = {};
+  auto refuse = [&](const entry& e, const digest256& h, std::string why) {
+    judged_.refused.push_back({h, e.author, e.seq, e.k, std::move(why)});
+  };
+  std::map<credit_key, credit_group> credits;
+  for (const auto& [author, c] : chains_) {
+    const std::uint32_t roles = book_.roles(author);
+    for (std::size_t s = 0; s < c.index.size(); ++s) {
+      const entry& e = entries_[c.index[s]];
+      const digest256& h = c.hashes[s];
+      if (auto why = book_.revoked(author, e.seq)) {
+        refuse(e, h, std::move(*why));
+        continue;
+      }
+      switch (e.k) {
+        case kind::reward:
+        case kind::penalty:
+          if (roles & (role_collector | role_ledger))
+            judged_.sums[e.subject] += balance_delta(e);
+          else
+            refuse(e, h, holder(author) + " holds no collector or ledger role");
+          break;
+        case kind::compute_credit: {
+          if (!(roles & role_trainer)) {
+            refuse(e, h, holder(author) + " holds no trainer role");
+            break;
+          }
+          auto key = credit_of(e);
+          if (!key) {
+            refuse(e, h, "compute credit payload lacks integer from_step and to_step");
+            break;
+          }
+          auto& g = credits[*key];
+          g.trainers.insert(author);
+          g.entries.push_back(&e);
+          g.hashes.push_back(h);
+          break;
+        }
+        case kind::score:
+          if (!(roles & (role_scorer | role_trainer))) refuse(e, h, holder(author) + " holds no scorer or trainer role");
+          break;
+        case kind::admission:
+        case kind::revocation:
+          if (auto why = book_.refusal_of(h)) refuse(e, h, std::move(*why));
+          break;
+        case kind::contribution: break;
+      }
+    }
+  }
+  for (const auto& [key, g] : credits) {
+    if (g.trainers.size() >= 2) {
+      judged_.sums[std::get<0>(key)] += static_cast<std::uint64_t>(std::get<1>(key));
+      continue;
+    }
+    for (std::size_t i = 0; i < g.entries.size(); ++i)
+      refuse(*g.entries[i], g.hashes[i], "compute credit attested by 1 trainer (need 2)");
+  }
+  std::sort(judged_.refused.begin(), judged_.refused.end(), [](const refusal& a, const refusal& b) {
+    return std::tie(a.author, a.seq) < std::tie(b.author, b.seq);
+  });
+}
+
 std::map<std::string, std::int64_t> ledger_state::balances() const {
+  if (book_.enabled()) judge();
+  const auto& sums = book_.enabled() ? judged_.sums : balances_;
   std::map<std::string, std::int64_t> out;
-  for (const auto& [subject, sum] : balances_) out.emplace(subject, static_cast<std::int64_t>(sum));
+  for (const auto& [subject, sum] : sums) out.emplace(subject, static_cast<std::int64_t>(sum));
   return out;
+}
+
+const std::vector<refusal>& ledger_state::refused() const {
+  judge();
+  return judged_.refused;
 }
 
 heads_map ledger_state::heads() const {
@@ -76,8 +185,8 @@ std::vector<entry> ledger_state::missing_from(const heads_map& theirs) const {
   return out;
 }
 
-result<ledger_state> fold(const std::vector<entry>& entries) {
-  ledger_state st;
+result<ledger_state> fold(const std::vector<entry>& entries, const authority* auth) {
+  ledger_state st(auth);
   for (std::size_t i = 0; i < entries.size(); ++i)
     if (auto s = st.append(entries[i]); !s)
       return make_error(s.err().code, "entry " + std::to_string(i) + ": " + s.err().message);

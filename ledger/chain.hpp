@@ -14,13 +14,29 @@
 ///                           author turns it into a reward entry)
 /// Sums wrap modulo 2^64 instead of overflowing, so they never depend on the
 /// order of addition.
+///
+/// With an `authority` (production always passes one; nullptr keeps the rule
+/// above, for old tests and tools), an entry moves credits only when its
+/// author held the right role (roles from ledger/roles.hpp):
+///   reward, penalty   author holds collector or ledger
+///   compute_credit    attested by >= 2 distinct trainers with the same
+///                     (subject, amount, payload from_step, to_step); the
+///                     group counts once. A solo trainer earns no credit: the
+///                     trainer group writes the same credits on every member.
+///   any entry         not cut by a revocation (seq <= the author's cutoff)
+/// Every stored entry that does not count is listed by `refused()`, with the
+/// reason; score entries from authors without the scorer or trainer role, and
+/// admissions and revocations that do not count, are listed too. The result
+/// depends only on the set of stored entries, not their order.
 
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "ledger/authority.hpp"
 #include "ledger/entry.hpp"
+#include "ledger/roles.hpp"
 
 namespace hydra::ledger {
 
@@ -35,6 +51,10 @@ using heads_map = std::map<public_key, head>;
 
 class ledger_state {
  public:
+  /// `auth` (may be null: no role rules) must outlive the state and its
+  /// copies. Not thread-safe: with an authority, const calls refresh a cache.
+  explicit ledger_state(const authority* auth = nullptr) : book_(auth) {}
+
   /// Accepts `e` or rejects it with errc::invalid_input and a message that
   /// starts with the reason:
   ///   "forged"        signature does not verify (altered bytes or wrong key)
@@ -44,8 +64,19 @@ class ledger_state {
   ///   "altered chain" prev is not the hash of the author's previous entry
   status append(const entry& e);
 
-  /// Subject -> credits under the balance rule above.
+  /// Subject -> credits under the balance rule above. With an authority the
+  /// fold runs lazily, once per change to the stored set (no certificate is
+  /// checked again: the role book caches them).
   std::map<std::string, std::int64_t> balances() const;
+
+  /// Stored entries that do not count, sorted by (author, seq); empty
+  /// without an authority.
+  const std::vector<refusal>& refused() const;
+
+  /// The roles of authors (admissions, revocations, operators). Without an
+  /// authority nobody holds a role.
+  const role_book& roles() const { return book_; }
+  const authority* source() const { return book_.source(); }
 
   /// Author -> (last seq, hash of that entry).
   heads_map heads() const;
@@ -74,11 +105,21 @@ class ledger_state {
   std::vector<entry> entries_;
   std::map<public_key, chain> chains_;
   std::map<digest256, std::size_t> by_hash_;
-  std::map<std::string, std::uint64_t> balances_;  ///< wrapping sums
+  std::map<std::string, std::uint64_t> balances_;  ///< wrapping sums (no authority)
+
+  struct judged {
+    std::map<std::string, std::uint64_t> sums;  ///< wrapping sums
+    std::vector<refusal> refused;
+  };
+  void judge() const;
+
+  role_book book_;
+  mutable bool dirty_ = false;
+  mutable judged judged_;
 };
 
 /// Builds a state from `entries` in order; the first rejection is returned
 /// with its index prefixed ("entry 3: gap: ...").
-result<ledger_state> fold(const std::vector<entry>& entries);
+result<ledger_state> fold(const std::vector<entry>& entries, const authority* auth = nullptr);
 
 }  // namespace hydra::ledger

@@ -9,7 +9,7 @@ namespace hydra::ledger {
 namespace {
 
 constexpr std::array<std::uint8_t, 4> tag = {'H', 'L', 'E', 1};
-constexpr const char* kind_names[] = {"contribution", "score", "compute_credit", "reward", "penalty"};
+constexpr const char* kind_names[] = {"contribution", "score", "compute_credit", "reward", "penalty", "admission", "revocation"};
 constexpr std::size_t kind_count = std::size(kind_names);
 
 void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {

@@ -31,7 +31,7 @@ namespace hydra::ledger {
 using wire::public_key;
 using wire::signature;
 
-enum class kind : std::uint8_t { contribution, score, compute_credit, reward, penalty };
+enum class kind : std::uint8_t { contribution, score, compute_credit, reward, penalty, admission, revocation };
 
 /// "contribution", "score", "compute_credit", "reward", "penalty".
 const char* to_string(kind k);

@@ -68,9 +68,24 @@ TEST(LedgerEntry, AlteredPayloadFailsVerification) {
 }
 
 TEST(LedgerEntry, KindNamesRoundTrip) {
-  for (kind k : {kind::contribution, kind::score, kind::compute_credit, kind::reward, kind::penalty})
+  for (kind k : {kind::contribution, kind::score, kind::compute_credit, kind::reward, kind::penalty,
+                 kind::admission, kind::revocation})
     EXPECT_EQ(parse_kind(to_string(k)), k);
   EXPECT_FALSE(parse_kind("bonus"));
+}
+
+TEST(LedgerEntry, KindValuesAreStable) {
+  // The kind byte is part of the signed encoding: old entries must decode.
+  EXPECT_EQ(static_cast<int>(kind::penalty), 4);
+  EXPECT_EQ(static_cast<int>(kind::admission), 5);
+  EXPECT_EQ(static_cast<int>(kind::revocation), 6);
+  const auto id = wire::generate_identity();
+  auto bytes = encode(testing::next_entry(id, nullptr, kind::revocation, std::string(64, 'a'), 0, "{}"));
+  auto back = decode(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->k, kind::revocation);
+  bytes[4] = 7;  // the kind byte, one past the last kind
+  EXPECT_FALSE(decode(bytes));
 }
 
 }  // namespace

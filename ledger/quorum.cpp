@@ -140,14 +140,17 @@ quorum_outcome decide(const std::vector<vote>& votes, const std::map<public_key,
 }
 
 void trust_table::observe(const entry& e) {
+  if (e.k == kind::admission || e.k == kind::revocation) {
+    book_.observe(e);
+    dirty_ = true;
+    return;
+  }
   if (e.k != kind::reward && e.k != kind::penalty && e.k != kind::score) return;
   const digest256 h = entry_hash(e);
   if (seen_.count(h)) return;
   if (e.k == kind::score) {
     seen_.insert(h);
-    auto& slot = scores_[e.subject];
-    const auto it = slot.find(e.author);
-    if (it == slot.end() || h < it->second.first) slot[e.author] = {h, static_cast<double>(e.amount) / 1000.0};
+    scores_[e.subject][e.author].push_back({h, e.seq, static_cast<double>(e.amount) / 1000.0});
     dirty_ = true;
     return;
   }
@@ -164,15 +167,15 @@ void trust_table::observe(const entry& e) {
   for (const auto& k : *agreeing)
     if (outvoted->count(k)) return;
   seen_.insert(h);
-  outcome_record rec;
-  rec.hash = h;
-  rec.score = stated;
-  rec.listed = *agreeing;
+  outcome_record rec{h, e.author, e.seq, stated, *agreeing};
   rec.listed.insert(outvoted->begin(), outvoted->end());
-  const std::string id = j["contribution"].get<std::string>();
-  const auto it = outcomes_.find(id);
-  if (it == outcomes_.end() || h < it->second.hash) outcomes_[id] = std::move(rec);
+  outcomes_[j["contribution"].get<std::string>()].push_back(std::move(rec));
   dirty_ = true;
+}
+
+bool trust_table::counted(const public_key& author, std::uint64_t seq, std::uint32_t any_role) const {
+  if (!book_.enabled()) return true;
+  return !book_.revoked(author, seq) && book_.holds_any(author, any_role);
 }
 
 void trust_table::refresh() const {
@@ -180,18 +183,27 @@ void trust_table::refresh() const {
   dirty_ = false;
   counts_.clear();
   trust_.clear();
-  for (const auto& [id, rec] : outcomes_) {
+  for (const auto& [id, recs] : outcomes_) {
+    const outcome_record* rec = nullptr;
+    for (const auto& r : recs)
+      if ((!rec || r.hash < rec->hash) && counted(r.author, r.seq, role_collector | role_ledger)) rec = &r;
     const auto sc = scores_.find(id);
-    if (sc == scores_.end()) continue;
+    if (!rec || sc == scores_.end()) continue;
     std::vector<std::pair<public_key, double>> evidence;
-    for (const auto& k : rec.listed)
-      if (const auto s = sc->second.find(k); s != sc->second.end()) evidence.emplace_back(k, s->second.second);
+    for (const auto& k : rec->listed) {
+      const auto s = sc->second.find(k);
+      if (s == sc->second.end()) continue;
+      const score_record* best = nullptr;
+      for (const auto& r : s->second)
+        if ((!best || r.hash < best->hash) && counted(k, r.seq, role_scorer | role_trainer)) best = &r;
+      if (best) evidence.emplace_back(k, best->score);
+    }
     if (evidence.empty()) continue;
     double lo = evidence[0].second, hi = lo;
     for (const auto& [k, v] : evidence) lo = std::min(lo, v), hi = std::max(hi, v);
-    if (rec.score < lo - 1e-9 || rec.score > hi + 1e-9) continue;  // no median of these votes
+    if (rec->score < lo - 1e-9 || rec->score > hi + 1e-9) continue;  // no median of these votes
     for (const auto& [k, v] : evidence) {
-      if (std::fabs(v - rec.score) <= tolerance_ + 1e-9)
+      if (std::fabs(v - rec->score) <= tolerance_ + 1e-9)
         ++counts_[k].agreed;
       else
         ++counts_[k].outvoted;

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "ledger/authority.hpp"
 #include "ledger/entry.hpp"
+#include "ledger/roles.hpp"
 
 namespace hydra::ledger {
 
@@ -91,9 +93,19 @@ inline constexpr double min_trust = 0.34;
 /// in both lists. An entry observed a second time (same entry_hash) counts
 /// once. The result depends only on the set of entries, not their order
 /// (scores may arrive after the outcome that cites them).
+///
+/// With an `authority` (production passes one; the same rules as
+/// ledger_state's, see ledger/roles.hpp): a score counts only from an author
+/// holding the scorer or trainer role (scorers today are trainers), an
+/// outcome only from an author holding collector or ledger, and neither when
+/// a revocation cuts it. The table also observes admission and revocation
+/// entries for that; "first by smallest hash" picks among the entries that
+/// count. Without one (nullptr), any author counts, as before.
 class trust_table {
  public:
-  explicit trust_table(double tolerance = quorum_rule{}.tolerance) : tolerance_(tolerance) {}
+  /// `auth` (may be null) must outlive the table.
+  explicit trust_table(double tolerance = quorum_rule{}.tolerance, const authority* auth = nullptr)
+      : tolerance_(tolerance), book_(auth) {}
   void observe(const entry& e);
 
   /// 1.0 for a scorer never judged.
@@ -108,19 +120,29 @@ class trust_table {
     std::size_t agreed = 0;
     std::size_t outvoted = 0;
   };
+  struct score_record {
+    digest256 hash{};
+    std::uint64_t seq = 0;
+    double score = 0;
+  };
   struct outcome_record {
     digest256 hash{};
+    public_key author{};
+    std::uint64_t seq = 0;
     double score = 0;
     std::set<public_key> listed;
   };
+  bool counted(const public_key& author, std::uint64_t seq, std::uint32_t any_role) const;
   void refresh() const;
 
   double tolerance_;
+  role_book book_;
   std::set<digest256> seen_;
-  /// contribution -> scorer -> (entry hash, score): the smallest hash wins.
-  std::map<std::string, std::map<public_key, std::pair<digest256, double>>> scores_;
-  /// contribution -> its outcome (the smallest hash wins).
-  std::map<std::string, outcome_record> outcomes_;
+  /// contribution -> scorer -> its score entries; the smallest hash that
+  /// counts wins.
+  std::map<std::string, std::map<public_key, std::vector<score_record>>> scores_;
+  /// contribution -> its outcome entries; the smallest hash that counts wins.
+  std::map<std::string, std::vector<outcome_record>> outcomes_;
   mutable bool dirty_ = false;
   mutable std::map<public_key, counts> counts_;
   mutable std::map<public_key, double> trust_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <map>
 #include <random>
 
 #include "ledger/chain.hpp"
@@ -373,6 +374,145 @@ TEST(LedgerQuorum, MalformedPayloadsAreIgnored) {
   EXPECT_EQ(t.agreed(s2.pk), 1u);
   EXPECT_EQ(t.outvoted(s1.pk), 1u);
   EXPECT_DOUBLE_EQ(t.trust(s1.pk), 0.2);
+}
+
+
+// ---- role rules (an authority) ----------------------------------------------
+
+using testing::admission_payload;
+using testing::test_authority;
+
+/// Entries of several authors, each chain kept.
+struct role_fixture {
+  wire::identity op = wire::generate_identity();
+  test_authority auth{{op}};
+  std::map<public_key, entry> last;
+  std::vector<entry> all;
+
+  const entry& add(const wire::identity& who, kind k, const std::string& subject, std::int64_t amount,
+                   const std::string& payload = "{}") {
+    const auto it = last.find(who.pk);
+    last[who.pk] = next_entry(who, it == last.end() ? nullptr : &it->second, k, subject, amount, payload);
+    all.push_back(last[who.pk]);
+    return all.back();
+  }
+  void admit(const wire::identity& who, std::uint32_t roles) {
+    add(who, kind::admission, to_hex(who.pk), 0, admission_payload(test_authority::issue(op, who.pk, roles)));
+  }
+  const entry& score(const wire::identity& who, const std::string& id, double v) {
+    return add(who, kind::score, id, static_cast<std::int64_t>(std::llround(v * 1000)));
+  }
+  const entry& outcome(const wire::identity& who, const std::string& id, double score,
+                       std::vector<public_key> agreeing, std::vector<public_key> outvoted) {
+    quorum_outcome o;
+    o.st = state::decided;
+    o.score = score;
+    o.agreeing = std::move(agreeing);
+    o.outvoted = std::move(outvoted);
+    std::sort(o.agreeing.begin(), o.agreeing.end());
+    std::sort(o.outvoted.begin(), o.outvoted.end());
+    return add(who, kind::reward, id, 10, outcome_payload(id, o));
+  }
+};
+
+TEST(LedgerQuorum, ScoresCountOnlyFromScorersOrTrainers) {
+  role_fixture f;
+  const auto coordinator = wire::generate_identity(), scorer = wire::generate_identity();
+  const auto trainer = wire::generate_identity(), stranger = wire::generate_identity();
+  f.admit(coordinator, role_collector);
+  f.admit(scorer, role_scorer);
+  f.admit(trainer, role_trainer);
+  f.score(scorer, "x", 0.80);
+  f.score(trainer, "x", 0.82);
+  f.score(stranger, "x", 0.10);
+  f.outcome(coordinator, "x", 0.81, {scorer.pk, trainer.pk}, {stranger.pk});
+
+  trust_table with(quorum_rule{}.tolerance, &f.auth), without;
+  for (const auto& e : f.all) with.observe(e), without.observe(e);
+  EXPECT_EQ(with.agreed(scorer.pk), 1u);
+  EXPECT_EQ(with.agreed(trainer.pk), 1u);
+  EXPECT_EQ(with.outvoted(stranger.pk), 0u);  // its score is no evidence: not judged
+  EXPECT_EQ(without.outvoted(stranger.pk), 1u);
+  EXPECT_EQ(f.auth.cert_checks, 3u);  // once per admission
+}
+
+TEST(LedgerQuorum, OutcomesCountOnlyFromCollectorsOrLedgerNodes) {
+  // A trainer (or a stranger) writes outcomes calling an honest scorer
+  // outvoted; the scorer's own far score is there as evidence. Only the
+  // collector's outcome counts, whatever the hashes' order.
+  role_fixture f;
+  const auto coordinator = wire::generate_identity(), honest = wire::generate_identity();
+  const auto trainer = wire::generate_identity(), stranger = wire::generate_identity();
+  f.admit(coordinator, role_ledger);
+  f.admit(honest, role_scorer);
+  f.admit(trainer, role_trainer | role_scorer);
+  f.score(honest, "y", 0.20);
+  f.score(trainer, "y", 0.90);
+  for (int i = 0; i < 8; ++i) {
+    f.outcome(trainer, "y", 0.90, {trainer.pk}, {honest.pk});
+    f.outcome(stranger, "y", 0.90, {trainer.pk}, {honest.pk});
+  }
+  trust_table t(quorum_rule{}.tolerance, &f.auth);
+  for (const auto& e : f.all) t.observe(e);
+  EXPECT_EQ(t.outvoted(honest.pk), 0u);
+  EXPECT_TRUE(t.all().empty());
+  f.outcome(coordinator, "y", 0.20, {honest.pk}, {trainer.pk});
+  t.observe(f.all.back());
+  EXPECT_EQ(t.agreed(honest.pk), 1u);
+  EXPECT_EQ(t.outvoted(trainer.pk), 1u);
+}
+
+TEST(LedgerQuorum, RevokedScorersLaterScoresDoNotCount) {
+  role_fixture f;
+  const auto coordinator = wire::generate_identity(), s1 = wire::generate_identity(), s2 = wire::generate_identity();
+  f.admit(coordinator, role_collector);
+  f.admit(s1, role_scorer);  // seq 0
+  f.admit(s2, role_scorer);
+  f.score(s1, "a", 0.5);  // seq 1: counts
+  f.score(s2, "a", 0.5);
+  f.score(s1, "b", 0.9);  // seq 2: cut
+  f.score(s2, "b", 0.1);
+  f.outcome(coordinator, "a", 0.5, {s1.pk, s2.pk}, {});
+  f.outcome(coordinator, "b", 0.1, {s2.pk}, {s1.pk});
+  f.add(f.op, kind::revocation, to_hex(s1.pk), 0, R"({"after_seq": 1})");
+  trust_table t(quorum_rule{}.tolerance, &f.auth);
+  for (const auto& e : f.all) t.observe(e);
+  EXPECT_EQ(t.agreed(s1.pk), 1u);
+  EXPECT_EQ(t.outvoted(s1.pk), 0u);
+  EXPECT_EQ(t.agreed(s2.pk), 2u);
+}
+
+TEST(LedgerQuorum, TrustWithAuthorityIndependentOfOrder) {
+  role_fixture f;
+  const auto coordinator = wire::generate_identity(), stranger = wire::generate_identity();
+  std::vector<wire::identity> s(4);
+  for (auto& id : s) id = wire::generate_identity();
+  f.admit(coordinator, role_collector);
+  for (std::size_t i = 0; i < 3; ++i) f.admit(s[i], i ? role_scorer : role_trainer);  // s[3] never admitted
+  for (int q = 0; q < 8; ++q) {
+    std::string id = "c";
+    id += std::to_string(q);
+    f.score(s[0], id, 0.70);
+    f.score(s[1], id, 0.72);
+    f.score(s[2], id, q % 3 ? 0.71 : 0.10);
+    f.score(s[3], id, 0.05);
+    f.outcome(coordinator, id, 0.71, {s[0].pk, s[1].pk}, {s[2].pk, s[3].pk});
+    f.outcome(stranger, id, 0.05, {s[3].pk}, {s[0].pk, s[1].pk});
+  }
+  f.add(f.op, kind::revocation, to_hex(s[1].pk), 0, R"({"after_seq": 4})");
+  trust_table reference(quorum_rule{}.tolerance, &f.auth);
+  for (const auto& e : f.all) reference.observe(e);
+  ASSERT_FALSE(reference.all().empty());
+  EXPECT_EQ(reference.outvoted(s[3].pk), 0u);
+  EXPECT_EQ(reference.agreed(s[1].pk), 4u);  // seq 1..4
+  std::mt19937 rng(5);
+  auto shuffled = f.all;
+  for (int round = 0; round < 100; ++round) {
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    trust_table t(quorum_rule{}.tolerance, &f.auth);
+    for (const auto& e : shuffled) t.observe(e);
+    ASSERT_EQ(t.all(), reference.all()) << "round " << round;
+  }
 }
 
 }  // namespace
