@@ -5,6 +5,11 @@
 //   BM_sodium_verify_stream  the same over the 10k entries BM_state_append uses
 //   BM_state_append       ledger_state::append (verify + chain + fold) over a
 //                         pre-signed stream of entries from 8 authors
+//   BM_state_append_authority  the same entries after each author's admission
+//                         (a certificate checked with a real Ed25519 verify,
+//                         ledger/internal/test_util.hpp), appended to a state
+//                         with an authority, then balances() and refused():
+//                         append with the role rules of ledger/chain.hpp
 //   BM_log_append_fsync   ledger_log::append (one record + fsync) on a file in
 //                         $HYDRA_BENCH_DIR (default: the system temp dir)
 //   BM_verify_file        verify_file over a 10k-entry file (page cache warm)
@@ -28,8 +33,10 @@
 #include <string>
 #include <vector>
 
+#include "ledger/authority.hpp"
 #include "ledger/chain.hpp"
 #include "ledger/entry.hpp"
+#include "ledger/internal/test_util.hpp"
 #include "ledger/log.hpp"
 
 namespace {
@@ -70,6 +77,43 @@ const std::vector<entry>& stream() {
       e = sign(std::move(e), ids[a]);
       last[a] = e;
       out.push_back(std::move(e));
+    }
+    return out;
+  }();
+  return s;
+}
+
+/// The cluster of the authority stream: one operator, 8 admitted authors.
+struct admitted_stream {
+  ledger::testing::test_authority auth;
+  std::vector<entry> entries;
+};
+
+/// Each author's admission (seq 0; 6 collectors, 2 trainers whose rewards
+/// are refused), then the entries of `stream()`'s shape, chained after it.
+const admitted_stream& authority_stream() {
+  static const admitted_stream s = [] {
+    const auto op = wire::generate_identity();
+    admitted_stream out{ledger::testing::test_authority({op}), {}};
+    std::vector<wire::identity> ids;
+    std::vector<std::optional<entry>> last(authors);
+    for (int a = 0; a < authors; ++a) {
+      ids.push_back(wire::generate_identity());
+      const std::uint32_t roles = a < 6 ? role_collector | role_scorer : role_trainer;
+      entry e;
+      e.k = kind::admission;
+      e.subject = to_hex(ids[a].pk);
+      e.payload = ledger::testing::admission_payload(ledger::testing::test_authority::issue(op, ids[a].pk, roles));
+      e = sign(std::move(e), ids[a]);
+      last[a] = e;
+      out.entries.push_back(std::move(e));
+    }
+    for (std::size_t i = 0; i < stream_size; ++i) {
+      const int a = static_cast<int>(i % authors);
+      entry e = typical(static_cast<int>(i), last[a]->seq + 1, entry_hash(*last[a]));
+      e = sign(std::move(e), ids[a]);
+      last[a] = e;
+      out.entries.push_back(std::move(e));
     }
     return out;
   }();
@@ -136,6 +180,29 @@ void BM_state_append(benchmark::State& state) {
   state.counters["entries_per_s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_state_append)->Unit(benchmark::kMillisecond);
+
+/// Append with the role rules: admissions' certificates verified (once
+/// each), then one fold for balances and refusals at the end.
+void BM_state_append_authority(benchmark::State& state) {
+  const auto& s = authority_stream();
+  std::size_t n = 0, refused = 0;
+  for (auto _ : state) {
+    std::optional<ledger_state> st(std::in_place, &s.auth);
+    for (const entry& e : s.entries)
+      if (!st->append(e)) return state.SkipWithError("append rejected an entry");
+    benchmark::DoNotOptimize(st->balances());
+    refused = st->refused().size();
+    n += s.entries.size();
+    state.PauseTiming();
+    st.reset();
+    state.ResumeTiming();
+  }
+  if (refused != stream_size / 4) return state.SkipWithError("unexpected number of refusals");
+  state.counters["authors"] = authors;
+  state.counters["refused"] = static_cast<double>(refused);
+  state.counters["entries_per_s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_state_append_authority)->Unit(benchmark::kMillisecond);
 
 void BM_log_append_fsync(benchmark::State& state) {
   const auto& s = stream();

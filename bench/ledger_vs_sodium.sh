@@ -6,6 +6,7 @@
 # Runs build/bench/hydra_ledger_bench pinned with `taskset -c $CPU`, then
 # prints: libsodium crypto_sign_verify_detached/s on a typical entry's signed
 # bytes (and over the whole entry stream), ledger_state::append/s (verify + chain + fold, 8 authors),
+# the same with an authority (role rules, admissions' certificates verified),
 # ledger_log::append/s with fsync, verify_file entries/s over a 10k-entry
 # file, and each as a ratio to the raw verify rate. Figures are medians over
 # REPS repetitions (randomly interleaved); the CPU-bound rates are per CPU
@@ -21,7 +22,7 @@ set -euo pipefail
 
 die() { echo "ledger_vs_sodium.sh: $*" >&2; exit 1; }
 case "${1:-}" in
-  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) die "no arguments expected (got '$1'); see --help" ;;
 esac
@@ -83,22 +84,25 @@ verify=$(field BM_sodium_verify verifies_per_s)
 vstream=$(field BM_sodium_verify_stream verifies_per_s)
 bytes=$(field BM_sodium_verify bytes)
 append=$(field BM_state_append entries_per_s)
+append_auth=$(field BM_state_append_authority entries_per_s)
 logapp=$(field BM_log_append_fsync entries_per_s)
 vfile=$(field BM_verify_file entries_per_s)
 fstype=$(df -PT "$LOG_DIR" 2>/dev/null | awk 'NR == 2 { print $2 }')
 fstype=${fstype:-unknown}
 
-awk -v v="$verify" -v vs="$vstream" -v b="$bytes" -v a="$append" -v l="$logapp" -v f="$vfile" \
+awk -v v="$verify" -v vs="$vstream" -v b="$bytes" -v a="$append" -v aa="$append_auth" -v l="$logapp" -v f="$vfile" \
     -v cpu="$CPU" -v mt="$MIN_TIME" -v reps="$REPS" -v dir="$LOG_DIR" -v fs="$fstype" '
 BEGIN {
   printf "\nledger vs libsodium (core %s, min_time %s s, median of %s)\n", cpu, mt, reps
   printf "  %-52s %12.0f /s\n", sprintf("libsodium crypto_sign_verify_detached (%d B)", b), v
   printf "  %-52s %12.0f /s\n", "  same, over the 10k-entry stream (8 keys)", vs
   printf "  %-52s %12.0f /s\n", "ledger_state::append (verify+chain+fold, 8 authors)", a
+  printf "  %-52s %12.0f /s\n", "  same, with an authority (role rules, cert checks)", aa
   printf "  %-52s %12.0f /s\n", sprintf("ledger_log::append + fsync (%s, %s)", dir, fs), l
   printf "  %-52s %12.0f entries/s\n", "verify_file (10k-entry file)", f
   printf "ratio state append / verify:  %.3f  (/ stream verify: %.3f)\n", a / v, a / vs
+  printf "ratio authority append / verify:  %.3f  (/ stream verify: %.3f)\n", aa / v, aa / vs
   printf "ratio log append / verify:    %.3f\n", l / v
   printf "ratio verify_file / verify:   %.3f\n", f / v
-  printf "{\"verify_per_s\":%.1f,\"stream_verify_per_s\":%.1f,\"signed_bytes\":%d,\"state_append_per_s\":%.1f,\"log_append_fsync_per_s\":%.1f,\"verify_file_entries_per_s\":%.1f,\"append_over_verify\":%.4f,\"log_append_over_verify\":%.4f,\"verify_file_over_verify\":%.4f,\"log_fs\":\"%s\"}\n", v, vs, b, a, l, f, a / v, l / v, f / v, fs
+  printf "{\"verify_per_s\":%.1f,\"stream_verify_per_s\":%.1f,\"signed_bytes\":%d,\"state_append_per_s\":%.1f,\"state_append_authority_per_s\":%.1f,\"log_append_fsync_per_s\":%.1f,\"verify_file_entries_per_s\":%.1f,\"append_over_verify\":%.4f,\"authority_append_over_verify\":%.4f,\"log_append_over_verify\":%.4f,\"verify_file_over_verify\":%.4f,\"log_fs\":\"%s\"}\n", v, vs, b, a, aa, l, f, a / v, aa / v, l / v, f / v, fs
 }'
