@@ -140,19 +140,21 @@ status load_checkpoint(const std::string& path, job_state& js) {
 }
 
 /// A new group agrees on the state: every rank announces its step, the
-/// most advanced (lowest rank among equals) broadcasts its state.
-status agree_on_state(collective& l, job_state& js) {
+/// most advanced whose claim holds (choose_state_source) broadcasts its state.
+status agree_on_state(collective& l, job_state& js, std::uint64_t total, std::uint64_t lead) {
   if (l.size() == 1) return {};
-  std::uint64_t best = js.step;
-  int source = l.rank();
+  std::vector<std::uint64_t> claims(static_cast<std::size_t>(l.size()));
   for (int r = 0; r < l.size(); ++r) {
     std::uint64_t v = js.step;
     if (auto st = l.broadcast(std::as_writable_bytes(std::span(&v, 1)), r); !st) return st;
-    if (v > best || (v == best && r < source)) {
-      best = v;
-      source = r;
-    }
+    claims[static_cast<std::size_t>(r)] = v;
   }
+  const auto choice = choose_state_source(claims, total, lead);
+  const int source = choice.source;
+  for (int r : choice.refused)
+    spdlog::warn("rank {} claims step {}, too far ahead of the group (total {}, lead {}): not adopted; the group "
+                 "continues from rank {}'s step {}",
+                 r, claims[static_cast<std::size_t>(r)], total, lead, source, claims[static_cast<std::size_t>(source)]);
   std::vector<std::byte> blob;
   js.save(blob);
   if (auto st = l.broadcast(blob, source); !st) return st;
@@ -161,6 +163,36 @@ status agree_on_state(collective& l, job_state& js) {
 }
 
 }  // namespace
+
+state_choice choose_state_source(const std::vector<std::uint64_t>& claims, std::uint64_t total, std::uint64_t lead) {
+  const int n = static_cast<int>(claims.size());
+  auto at = [&](int r) { return claims[static_cast<std::size_t>(r)]; };
+  auto vouched = [&](int r) {
+    for (int q = 0; q < n; ++q)
+      if (q != r && at(q) > 0 && at(q) <= total && at(q) <= at(r) && at(r) - at(q) <= lead) return true;
+    return false;
+  };
+  std::uint64_t ceiling = total;
+  bool any = false;
+  for (int r = 0; r < n; ++r)
+    if (at(r) > 0 && at(r) <= total && vouched(r)) {
+      ceiling = any ? std::max(ceiling, at(r)) : at(r);
+      any = true;
+    }
+  state_choice out;
+  out.source = -1;
+  for (int r = 0; r < n; ++r)
+    if (at(r) <= ceiling && (out.source < 0 || at(r) > at(out.source))) out.source = r;
+  if (out.source < 0) out.source = 0;  // every claim is past the job's end: rank 0's state
+  for (int r = 0; r < n; ++r)
+    if (at(r) > ceiling) out.refused.push_back(r);
+  return out;
+}
+
+double max_round_weight(const dist_train_options& o) {
+  const double extra = o.pool ? std::max(1, o.batch / 4) : 0;
+  return (std::max(o.batch, 1) + extra) * (o.mode == "local" ? std::max(o.local_steps, 1) : 1);
+}
 
 result<dist_train_result> run_dist_training(group_source& groups, const dist_train_options& o,
                                             elastic_stats& stats, round_callback cb) {
@@ -219,6 +251,13 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
 
   comm::allreduce_options copt;
   copt.codec = o.codec;
+  // No rank's claimed sample count may exceed what any rank's slice can
+  // hold (the per-rank plan is made after the group forms; see
+  // allreduce_options::max_weights), and a non-finite update is dropped.
+  copt.max_weight = max_round_weight(o);
+  copt.on_dropped = [](int rank, const std::string& why) {
+    spdlog::warn("all-reduce left rank {} out of the round: {}", rank, why);
+  };
   data::batcher order(train, o.batch, o.seed);
   const std::size_t steps_per_epoch = order.batches_per_epoch();
   const std::uint64_t total = steps_per_epoch * o.epochs;
@@ -268,7 +307,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     if (last_size && link->size() < last_size) ++stats.lost;
     last_size = link->size();
     const std::uint64_t before = js.step;
-    if (auto st = agree_on_state(*link, js); !st) {
+    if (auto st = agree_on_state(*link, js, total, local ? static_cast<std::uint64_t>(o.local_steps) : 1); !st) {
       ++stats.failed_rounds;
       continue;
     }

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/collective.hpp"
 #include "actors/scoring.hpp"
@@ -107,6 +108,30 @@ struct elastic_stats {
   std::uint64_t resumed_from = 0;  ///< step of the checkpoint this rank started from (0 = none)
   std::uint64_t contributed_samples = 0;  ///< samples from the contribution pool this rank trained on
 };
+
+/// Which rank's state a new group adopts, from the step each rank claims
+/// (claims[r]; every rank sees the same claims, so all choose the same).
+/// The rule, so that one rank cannot move the whole job ahead by claiming
+/// a step: a claim past the job's `total` steps is refused; a claim is
+/// vouched for when another rank with progress (step > 0) is at most `lead`
+/// steps behind it or level with it (lead: 1 in sync mode, where survivors
+/// differ by at most the round some finished; H in local mode). If any claim
+/// is vouched for, the highest vouched-for claim is the ceiling and claims
+/// above it are refused; otherwise (a lone rank with progress, or two that
+/// disagree) the highest valid claim stands, as two ranks cannot out-vote
+/// each other. The source is the highest claim left, lowest rank among
+/// equals. Colluding ranks can vouch for each other; the step is bounded,
+/// not the state the source sends.
+struct state_choice {
+  int source = 0;
+  std::vector<int> refused;  ///< ranks whose claim was not adopted because it was too far ahead
+};
+state_choice choose_state_source(const std::vector<std::uint64_t>& claims, std::uint64_t total, std::uint64_t lead);
+
+/// The largest sample weight a rank of a job with these options can honestly
+/// claim in one all-reduce: its slice of the global batch (at most all of
+/// it), the contributed samples mixed in, times the local steps (local mode).
+double max_round_weight(const dist_train_options& o);
 
 /// Runs the whole job; every rank that finishes returns the same weights_hash.
 result<dist_train_result> run_dist_training(group_source& groups, const dist_train_options& o,

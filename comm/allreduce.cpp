@@ -50,6 +50,7 @@
 #include "comm/allreduce.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -330,7 +331,85 @@ void filtered_segment(const float* const* col, const int* rank_of, std::size_t c
   }
 }
 
+/// True if every value is a number (not NaN or infinite).
+bool all_finite(std::span<const float> x) {
+  // Branch-free over the exponent bits (all ones: NaN or Inf), so it vectorises.
+  std::uint32_t bad = 0;
+  for (float v : x) bad |= (std::bit_cast<std::uint32_t>(v) & 0x7f800000u) == 0x7f800000u;
+  return bad == 0;
+}
+
+/// The weight rank q of a group of n may claim (mean), or 0 for no bound.
+double weight_bound(const allreduce_options& opt, int q, int n) {
+  double b = opt.max_weight > 0 ? opt.max_weight : 0.0;
+  if (static_cast<int>(opt.max_weights.size()) == n) {
+    const double own = opt.max_weights[static_cast<std::size_t>(q)];
+    if (own > 0) b = b > 0 ? std::min(b, own) : own;
+  }
+  return b;
+}
+
+std::string number(double v) {
+  std::string s = std::to_string(v);
+  return s.find('.') == std::string::npos ? s : s.substr(0, s.find_last_not_of('0') + 1);
+}
+
+/// Some ranks of a link as a group of their own, ranked in the order given
+/// (the survivors of a round that dropped ranks). Borrows the parent.
+class member_link final : public link {
+ public:
+  member_link(link& parent, std::vector<int> members) : parent_(parent), members_(std::move(members)) {
+    for (std::size_t i = 0; i < members_.size(); ++i)
+      if (members_[i] == parent_.rank()) me_ = static_cast<int>(i);
+  }
+  int rank() const override { return me_; }
+  int size() const override { return static_cast<int>(members_.size()); }
+  status send(int to, std::span<const std::byte> bytes) override {
+    if (to < 0 || to >= size()) return make_error(errc::invalid_input, "no rank " + std::to_string(to));
+    return parent_.send(members_[static_cast<std::size_t>(to)], bytes);
+  }
+  status send_parts(int to, std::span<const std::span<const std::byte>> parts) override {
+    if (to < 0 || to >= size()) return make_error(errc::invalid_input, "no rank " + std::to_string(to));
+    return parent_.send_parts(members_[static_cast<std::size_t>(to)], parts);
+  }
+  status recv(int from, std::vector<std::byte>& out, clock::time_point deadline) override {
+    if (from < 0 || from >= size()) return make_error(errc::invalid_input, "no rank " + std::to_string(from));
+    return parent_.recv(members_[static_cast<std::size_t>(from)], out, deadline);
+  }
+  std::uint64_t bytes_sent() const override { return parent_.bytes_sent(); }
+  int parent_rank(int q) const { return q >= 0 && q < size() ? members_[static_cast<std::size_t>(q)] : -1; }
+
+ private:
+  link& parent_;
+  std::vector<int> members_;
+  int me_ = -1;
+};
+
+/// The header of the messages that follow a mean's ring when it had
+/// trouble: index k past the ring's own 2(n-1)S messages.
+header after_ring(const ring_layout& lay, const allreduce_options& opt, std::size_t k) {
+  header h;
+  h.codec = static_cast<std::uint8_t>(opt.codec);
+  h.seq = static_cast<std::uint32_t>(2 * (lay.n - 1) * lay.segs + k);
+  h.param = static_cast<std::uint32_t>(lay.seg);
+  h.count = lay.count;
+  return h;
+}
+
+/// Verdict flags, one byte before the blame text.
+constexpr std::uint8_t verdict_self = 1, verdict_blame = 2, verdict_broken = 4;
+constexpr std::size_t max_blame_text = 256;
+
 }  // namespace
+
+/// What one rank of a mean found wrong in a ring pass.
+struct allreduce_engine::verdict {
+  bool self_excluded = false;  ///< this rank's own values were not finite: it sent zeros with weight 0
+  std::string blame;           ///< why the rank before this one is blamed ("" = it is not)
+  bool broken = false;         ///< wrong with no one to blame here (a bad relayed weight, a non-finite result)
+  bool trouble = false;        ///< some rank flagged trouble (every rank learns it from the all-gather)
+  bool local() const { return self_excluded || !blame.empty() || broken; }
+};
 
 /// One run of the ring on one rank; see the top of this file.
 struct ring_run {
@@ -341,6 +420,7 @@ struct ring_run {
   std::span<float> data;
   error_feedback* ef;
   int r, n;
+  allreduce_engine::verdict& v;
   std::size_t rs_msgs = (lay.n - 1) * lay.segs;
   internal::outbox out{eng.out_};
   double total = 0;
@@ -395,7 +475,9 @@ struct ring_run {
     auto& buf = eng.held_[j];
     auto h = io.recv(left(), buf, want(m));
     if (!h) return h.err();
-    if (h->nweights != 0) return io.fail(left(), errc::invalid_input, "all-gather message carries weights");
+    // nweights of an all-gather message is its owner's trouble flag (mean).
+    if (h->nweights > 1) return io.fail(left(), errc::invalid_input, "all-gather message carries weights");
+    if (h->nweights == 1) v.trouble = true;
     return decode_into(std::span(buf).subspan(sizeof(header)), segment(chunk(-static_cast<int>(s)), j), false);
   }
 
@@ -420,7 +502,11 @@ struct ring_run {
   // the decoding of what it sent.
   status send_owned(std::size_t m, std::size_t j) {
     auto x = segment(chunk(1), j);
-    out.start(want(m));
+    header h = want(m);
+    // The owner's last segment goes out after every reduce-scatter receive
+    // (send m follows recv m - window), so its flag says all this rank found.
+    h.nweights = v.local() ? 1 : 0;
+    out.start(h);
     if (opt.codec == kernels::codec_kind::none && !ef)
       return io.send(right(), out.bytes(), std::as_bytes(std::span<const float>(x)));
     auto payload = encode(x);
@@ -456,6 +542,13 @@ struct ring_run {
     const std::size_t at = sizeof(header) + 8 * (s + 1);
     auto x = segment(chunk(-1 - static_cast<int>(s)), j);
     if (auto st = decode_into(std::span(eng.in_).subspan(at), x, true); !st) return st;
+    // Our own values are finite (checked on entry) and an honest left
+    // neighbour forwards no non-finite sums: blame it, and forward zeros so
+    // that no one further down blames an honest rank. The round is redone.
+    if (!all_finite(x)) {
+      if (v.blame.empty()) v.blame = "sent non-finite values";
+      std::fill(x.begin(), x.end(), 0.0f);
+    }
     if (s + 2 == lay.n) finish(x);
     return {};
   }
@@ -467,8 +560,19 @@ struct ring_run {
     for (std::size_t t = 0; t <= s; ++t) {
       double w;
       std::memcpy(&w, eng.in_.data() + sizeof(header) + 8 * t, sizeof w);
-      if (!std::isfinite(w) || w < 0) return io.fail(left(), errc::invalid_input, "bad weight from upstream");
-      eng.weights_[chunk(-1 - static_cast<int>(t))] = w;
+      const std::size_t q = chunk(-1 - static_cast<int>(t));
+      const double cap = weight_bound(opt, static_cast<int>(q), n);
+      if (!std::isfinite(w) || w < 0 || (cap > 0 && w > cap)) {
+        // The first weight is the sender's own; the others it relays (an
+        // honest relay has already replaced a bad one by 0).
+        if (t > 0)
+          v.broken = true;
+        else if (v.blame.empty())
+          v.blame = "claimed weight " + number(w) +
+                    (cap > 0 && w > cap ? ", more than its share " + number(cap) : std::string(", not >= 0"));
+        w = 0;
+      }
+      eng.weights_[q] = w;
     }
     return {};
   }
@@ -592,6 +696,13 @@ struct ring_run {
 
 result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, double weight,
                                                const allreduce_options& opt, error_feedback* ef) {
+  if (opt.op == reduce_op::mean) return run_checked(l, data, weight, opt, ef);
+  verdict v;
+  return run_ring(l, data, weight, opt, ef, v);
+}
+
+result<allreduce_result> allreduce_engine::run_ring(link& l, std::span<float> data, double weight,
+                                                    const allreduce_options& opt, error_feedback* ef, verdict& v) {
   failed_rank_ = -1;
   env& e = opt.env ? *opt.env : default_env();
   const int n = l.size(), r = l.rank();
@@ -604,6 +715,17 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
     return ring_io(l, e, opt.timeout, "allreduce", robust ? internal::all_peers : (r + 1) % n)
         .fail(r, errc::invalid_input, why);
   }
+  if (!robust) {
+    if (static_cast<int>(opt.max_weights.size()) != n && !opt.max_weights.empty()) {
+      const std::string why = "max_weights has " + std::to_string(opt.max_weights.size()) + " entries for " +
+                              std::to_string(n) + " ranks";
+      if (n < 2) return make_error(errc::invalid_input, "allreduce: " + why);
+      failed_rank_ = r;
+      return ring_io(l, e, opt.timeout, "allreduce", (r + 1) % n).fail(r, errc::invalid_input, why);
+    }
+    const double cap = weight_bound(opt, r, n);
+    if (cap > 0) weight = std::min(weight, cap);  // our own claim, within our share
+  }
   if (ef && ef->residual.size() != data.size()) ef->residual.assign(data.size(), 0.0f);
   if (robust && ef && weight > 0) {
     // Residuals are in weighted-sum units; the robust ops take raw values.
@@ -611,6 +733,13 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
     std::fill(ef->residual.begin(), ef->residual.end(), 0.0f);
   }
   if (n == 1) {
+    if (!robust && (!all_finite(data) || (ef && !all_finite(ef->residual)))) {
+      std::fill(data.begin(), data.end(), 0.0f);
+      if (ef) std::fill(ef->residual.begin(), ef->residual.end(), 0.0f);
+      allreduce_result res{0, 0.0, {{0, "its own values are not finite"}}};
+      if (opt.on_dropped) opt.on_dropped(0, res.dropped[0].why);
+      return res;
+    }
     if (weight == 0)
       std::fill(data.begin(), data.end(), 0.0f);
     else if (ef && !robust) {
@@ -618,12 +747,11 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
         data[i] = static_cast<float>((data[i] * weight + ef->residual[i]) / weight);
       std::fill(ef->residual.begin(), ef->residual.end(), 0.0f);
     }
-    return allreduce_result{0, weight};
+    return allreduce_result{0, weight, {}};
   }
   const ring_layout lay(data.size(), static_cast<std::size_t>(n), opt.segment_bytes);
   if (held_.size() < lay.segs) held_.resize(lay.segs);
   weights_.assign(static_cast<std::size_t>(n), 0.0);
-  weights_[static_cast<std::size_t>(r)] = weight;
   if (robust) {
     // Grow only: every value read is written first.
     const std::size_t cols = static_cast<std::size_t>(n) * lay.len(static_cast<std::size_t>((r + 1) % n));
@@ -633,14 +761,250 @@ result<allreduce_result> allreduce_engine::run(link& l, std::span<float> data, d
     if (sort_.size() < scratch) sort_.resize(scratch);
   } else {
     weigh(data, weight, ef);
+    if (!all_finite(data)) {  // NaN or Inf in our values (or the weighting overflowed): send zeros
+      v.self_excluded = true;
+      weight = 0;
+      std::fill(data.begin(), data.end(), 0.0f);
+      if (ef) std::fill(ef->residual.begin(), ef->residual.end(), 0.0f);
+    }
   }
+  weights_[static_cast<std::size_t>(r)] = weight;
   ring_io io(l, e, opt.timeout, "allreduce", robust ? internal::all_peers : (r + 1) % n);
-  ring_run run{*this, io, opt, lay, data, robust ? nullptr : ef, r, n};
+  ring_run run{*this, io, opt, lay, data, robust ? nullptr : ef, r, n, v};
   if (auto st = run.run(); !st) {
     failed_rank_ = io.failed_rank();
     return st.err();
   }
-  return allreduce_result{io.bytes_sent(), run.total};
+  if (!robust) {
+    if (!all_finite(data)) v.broken = true;  // the same bytes on every rank: the same finding
+    v.trouble = v.trouble || v.local();
+  }
+  return allreduce_result{io.bytes_sent(), run.total, {}};
+}
+
+namespace {
+
+/// Every rank tells every other what it found (flags, then the blame text);
+/// all then know the same dropped set. Returns it, and whether any rank
+/// blamed one (else the ring's result stands) or found something no one
+/// can be blamed for.
+struct verdicts {
+  std::vector<dropped_rank> dropped;
+  bool blamed = false, broken = false;
+};
+
+result<verdicts> exchange_verdicts(link& l, env& e, const allreduce_options& opt, const ring_layout& lay,
+                                   std::uint8_t mine, const std::string& blame, std::uint64_t& bytes) {
+  const int n = l.size(), r = l.rank();
+  ring_io io(l, e, opt.timeout, "allreduce", internal::all_peers);
+  std::vector<std::byte> msg(sizeof(header) + 1 + std::min(blame.size(), max_blame_text));
+  const header h = after_ring(lay, opt, 0);
+  std::memcpy(msg.data(), &h, sizeof h);
+  msg[sizeof h] = static_cast<std::byte>(mine);
+  std::memcpy(msg.data() + sizeof h + 1, blame.data(), msg.size() - sizeof h - 1);
+  for (int p = 0; p < n; ++p)
+    if (p != r)
+      if (auto st = io.send(p, msg); !st) return st.err();
+  std::vector<std::pair<std::uint8_t, std::string>> found(static_cast<std::size_t>(n));
+  found[static_cast<std::size_t>(r)] = {mine, blame.substr(0, max_blame_text)};
+  std::vector<std::byte> buf;
+  for (int p = 0; p < n; ++p) {
+    if (p == r) continue;
+    auto got = io.recv(p, buf, h);
+    if (!got) return got.err();
+    const auto flags = buf.size() > sizeof h ? static_cast<std::uint8_t>(buf[sizeof h]) : std::uint8_t{0xff};
+    if (flags > 7 || buf.size() > sizeof h + 1 + max_blame_text)
+      return io.fail(p, errc::invalid_input, "bad verdict from rank " + std::to_string(p));
+    found[static_cast<std::size_t>(p)] = {flags, std::string(reinterpret_cast<const char*>(buf.data()) + sizeof h + 1,
+                                                             buf.size() - sizeof h - 1)};
+  }
+  bytes += io.bytes_sent();
+  verdicts out;
+  std::vector<std::string> why(static_cast<std::size_t>(n));
+  for (int q = 0; q < n; ++q) {
+    const auto& [flags, text] = found[static_cast<std::size_t>(q)];
+    if (flags & verdict_self) why[static_cast<std::size_t>(q)] = "its own values are not finite";
+    if (flags & verdict_blame) {
+      out.blamed = true;
+      auto& w = why[static_cast<std::size_t>((q + n - 1) % n)];
+      if (w.empty()) w = "rank " + std::to_string(q) + " says it " + text;
+    }
+    out.broken |= (flags & verdict_broken) != 0;
+  }
+  for (int q = 0; q < n; ++q)
+    if (!why[static_cast<std::size_t>(q)].empty()) out.dropped.push_back({q, why[static_cast<std::size_t>(q)]});
+  return out;
+}
+
+/// The redone round's result, from the survivors' lowest rank to a dropped
+/// rank: message 0 is the total weight, the count of ranks dropped, and
+/// each one's rank, text length and text; then the values, a segment a message.
+status send_result(link& l, env& e, const allreduce_options& opt, const ring_layout& lay, int to,
+                   std::span<const float> data, const allreduce_result& res, std::uint64_t& bytes) {
+  ring_io io(l, e, opt.timeout, "allreduce", to);
+  std::vector<std::byte> msg(sizeof(header));
+  auto put = [&](const void* p, std::size_t k) {
+    msg.insert(msg.end(), static_cast<const std::byte*>(p), static_cast<const std::byte*>(p) + k);
+  };
+  const header h0 = after_ring(lay, opt, 1);
+  std::memcpy(msg.data(), &h0, sizeof h0);
+  put(&res.total_weight, sizeof res.total_weight);
+  const auto count = static_cast<std::uint32_t>(res.dropped.size());
+  put(&count, sizeof count);
+  for (const auto& d : res.dropped) {
+    const auto rank = static_cast<std::uint32_t>(d.rank);
+    const auto len = static_cast<std::uint16_t>(std::min(d.why.size(), max_blame_text));
+    put(&rank, sizeof rank);
+    put(&len, sizeof len);
+    put(d.why.data(), len);
+  }
+  if (auto st = io.send(to, msg); !st) return st;
+  for (std::size_t k = 0, at = 0; at < data.size(); ++k, at += lay.seg) {
+    const header h = after_ring(lay, opt, 2 + k);
+    const auto part = data.subspan(at, std::min(lay.seg, data.size() - at));
+    if (auto st = io.send(to, std::as_bytes(std::span(&h, 1)), std::as_bytes(part)); !st) return st;
+  }
+  bytes += io.bytes_sent();
+  return {};
+}
+
+/// A dropped rank's side of send_result. It waits while the others redo the
+/// round: each of their 2(n-1)S waits may take up to the timeout.
+result<allreduce_result> recv_result(link& l, env& e, const allreduce_options& opt, const ring_layout& lay, int from,
+                                     std::span<float> data) {
+  const auto waits = static_cast<int>(std::min<std::size_t>(2 * lay.n * lay.segs + 2, 10000));
+  ring_io io(l, e, opt.timeout * waits, "allreduce", -1);
+  std::vector<std::byte> buf;
+  auto h = io.recv(from, buf, after_ring(lay, opt, 1));
+  if (!h) return h.err();
+  allreduce_result res;
+  std::size_t at = sizeof(header);
+  auto get = [&](void* p, std::size_t k) {
+    if (buf.size() - at < k) return false;
+    std::memcpy(p, buf.data() + at, k);
+    at += k;
+    return true;
+  };
+  std::uint32_t count = 0;
+  bool ok = get(&res.total_weight, sizeof res.total_weight) && get(&count, sizeof count) && count <= lay.n;
+  for (std::uint32_t i = 0; ok && i < count; ++i) {
+    std::uint32_t rank = 0;
+    std::uint16_t len = 0;
+    ok = get(&rank, sizeof rank) && get(&len, sizeof len) && rank < lay.n && buf.size() - at >= len;
+    if (ok) res.dropped.push_back({static_cast<int>(rank), std::string(reinterpret_cast<const char*>(buf.data()) + at, len)});
+    at += ok ? len : 0;
+  }
+  if (!ok || at != buf.size()) return io.fail(from, errc::invalid_input, "bad result message from rank " + std::to_string(from));
+  for (std::size_t k = 0, pos = 0; pos < data.size(); ++k, pos += lay.seg) {
+    const auto part = data.subspan(pos, std::min(lay.seg, data.size() - pos));
+    auto hk = io.recv(from, buf, after_ring(lay, opt, 2 + k));
+    if (!hk) return hk.err();
+    if (buf.size() != sizeof(header) + part.size_bytes())
+      return io.fail(from, errc::invalid_input, "bad result segment from rank " + std::to_string(from));
+    std::memcpy(part.data(), buf.data() + sizeof(header), part.size_bytes());
+  }
+  return res;
+}
+
+}  // namespace
+
+result<allreduce_result> allreduce_engine::run_checked(link& l, std::span<float> data, double weight,
+                                                       const allreduce_options& opt, error_feedback* ef) {
+  if (ef && ef->residual.size() != data.size()) ef->residual.assign(data.size(), 0.0f);
+  input_.assign(data.begin(), data.end());
+  if (ef) residual_in_.assign(ef->residual.begin(), ef->residual.end());
+  verdict v;
+  auto got = run_ring(l, data, weight, opt, ef, v);
+  if (!got || !v.trouble || l.size() < 2) return got;
+  env& e = opt.env ? *opt.env : default_env();
+  const ring_layout lay(data.size(), static_cast<std::size_t>(l.size()), opt.segment_bytes);
+  const std::uint8_t mine = (v.self_excluded ? verdict_self : 0) | (v.blame.empty() ? 0 : verdict_blame) |
+                            (v.broken ? verdict_broken : 0);
+  auto found = exchange_verdicts(l, e, opt, lay, mine, v.blame, got->bytes_sent);
+  if (!found) {
+    failed_rank_ = -1;
+    return found.err();
+  }
+  if (!found->blamed) {
+    if (found->broken)
+      return make_error(errc::invalid_input,
+                        "allreduce: rank " + std::to_string(l.rank()) +
+                            ": a non-finite result or inconsistent weights, and no rank to blame");
+    // Only ranks that sent zeros with weight 0: the ring's result stands.
+    for (const auto& d : found->dropped)
+      if (opt.on_dropped) opt.on_dropped(d.rank, d.why);
+    got->dropped = std::move(found->dropped);
+    return got;
+  }
+  const std::uint64_t bytes = got->bytes_sent;
+  auto redone = redo_without(l, data, weight, opt, ef, std::move(found->dropped));
+  if (redone) redone->bytes_sent += bytes;
+  return redone;
+}
+
+result<allreduce_result> allreduce_engine::redo_without(link& l, std::span<float> data, double weight,
+                                                        const allreduce_options& opt, error_feedback* ef,
+                                                        std::vector<dropped_rank> dropped) {
+  std::copy(input_.begin(), input_.end(), data.begin());
+  if (ef) std::copy(residual_in_.begin(), residual_in_.end(), ef->residual.begin());
+  const int n = l.size(), r = l.rank();
+  std::vector<char> out(static_cast<std::size_t>(n), 0);
+  for (const auto& d : dropped) {
+    out[static_cast<std::size_t>(d.rank)] = 1;
+    if (opt.on_dropped) opt.on_dropped(d.rank, d.why);
+  }
+  std::vector<int> survivors;
+  for (int q = 0; q < n; ++q)
+    if (!out[static_cast<std::size_t>(q)]) survivors.push_back(q);
+  allreduce_result res{0, 0.0, std::move(dropped)};
+  if (survivors.empty()) {
+    std::fill(data.begin(), data.end(), 0.0f);
+    return res;
+  }
+  env& e = opt.env ? *opt.env : default_env();
+  const ring_layout lay(data.size(), static_cast<std::size_t>(n), opt.segment_bytes);
+  if (out[static_cast<std::size_t>(r)]) {
+    auto got = recv_result(l, e, opt, lay, survivors[0], data);
+    if (!got) {
+      failed_rank_ = survivors[0];
+      return got.err();
+    }
+    for (auto& d : got->dropped)  // those the survivors dropped in turn
+      if (!out[static_cast<std::size_t>(d.rank)] && opt.on_dropped) opt.on_dropped(d.rank, d.why);
+    got->bytes_sent = 0;
+    return got;
+  }
+  member_link sub(l, survivors);
+  allreduce_options sopt = opt;
+  if (!opt.max_weights.empty()) {
+    sopt.max_weights.clear();
+    for (int q : survivors) sopt.max_weights.push_back(opt.max_weights[static_cast<std::size_t>(q)]);
+  }
+  sopt.on_dropped = [&](int q, const std::string& why) {
+    if (opt.on_dropped) opt.on_dropped(sub.parent_rank(q), why);
+  };
+  auto got = run(sub, data, weight, sopt, ef);
+  if (got) {
+    res.total_weight = got->total_weight;
+    res.bytes_sent = got->bytes_sent;
+    for (auto& d : got->dropped) res.dropped.push_back({sub.parent_rank(d.rank), std::move(d.why)});
+    std::sort(res.dropped.begin(), res.dropped.end(), [](const auto& a, const auto& b) { return a.rank < b.rank; });
+  }
+  if (r == survivors[0]) {
+    for (int q = 0; q < n; ++q) {
+      if (!out[static_cast<std::size_t>(q)]) continue;
+      if (got)
+        (void)send_result(l, e, opt, lay, q, data, res, res.bytes_sent);
+      else
+        (void)ring_io(l, e, opt.timeout, "allreduce", q).fail(sub.parent_rank(failed_rank_), got.err().code,
+                                                              got.err().message);
+    }
+  }
+  if (!got) {
+    failed_rank_ = sub.parent_rank(failed_rank_);
+    return got.err();
+  }
+  return res;
 }
 
 result<allreduce_result> ring_allreduce(link& l, std::span<float> data, double weight, const allreduce_options& opt) {

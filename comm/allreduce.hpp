@@ -14,8 +14,10 @@
 /// On error `data` holds partial results: keep a copy if the round is redone.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -71,11 +73,31 @@ struct allreduce_options {
   int trim = 0;
   /// Time source for the deadlines; nullptr = default_env().
   hydra::env* env = nullptr;
+  /// mean: the largest sample weight any rank may claim (0 = no bound), and
+  /// per rank of the link (empty = none; else one entry per rank, 0 = no
+  /// bound): the planner's share. The smaller bound applies. A rank clamps
+  /// its own weight to it; a rank whose claim arrives above it did not, and
+  /// is dropped from the round like a non-finite one (its vector was already
+  /// multiplied by the claim, so no receiver could clamp it afterwards).
+  /// All ranks pass the same bounds.
+  double max_weight = 0;
+  std::vector<double> max_weights;
+  /// mean: called on every rank, once per rank dropped from a round, with
+  /// that rank (of the link passed to run) and why; also in the result.
+  std::function<void(int rank, const std::string& why)> on_dropped;
+};
+
+/// A rank whose contribution a round left out (mean): non-finite values or
+/// weight, or a claimed weight above its bound.
+struct dropped_rank {
+  int rank = -1;
+  std::string why;
 };
 
 struct allreduce_result {
   std::uint64_t bytes_sent = 0;  ///< payload bytes this rank handed to its link
-  double total_weight = 0;       ///< sum of all ranks' weights
+  double total_weight = 0;       ///< sum of the weights of the ranks that contributed
+  std::vector<dropped_rank> dropped;  ///< mean: ranks left out of this round, in rank order
 };
 
 /// Error feedback for lossy codecs (topk above all): what compression left
@@ -100,6 +122,24 @@ class allreduce_engine {
   /// dropped (all zeros for codec none). A group of one sends nothing and
   /// returns total_weight = weight. Errors: invalid_input (bad
   /// arguments, or ranks disagreeing on size/options), deadline, unavailable.
+  ///
+  /// mean checks every contribution, so that one rank cannot decide the
+  /// result for everyone: a rank whose own values are not finite (after
+  /// weighting) sends zeros with weight 0; a receiver that gets non-finite
+  /// partial sums, or a weight that is not finite, negative or above the
+  /// sender's bound (max_weight, max_weights), blames the rank it got them
+  /// from (the only rank whose sums it sees; honest ranks never forward
+  /// non-finite sums) and zeros them. The trouble rides on the all-gather
+  /// to every rank; then the ranks exchange verdicts, agree on the dropped
+  /// set, and redo the round among the others, whose lowest rank sends the
+  /// result to the dropped ones: every rank still ends bit-identical, and
+  /// `dropped` (and opt.on_dropped) names the ranks left out and why. A
+  /// clean round costs one scan of the result and one copy of the input.
+  /// Limits: a rank can blame only its ring neighbour before it, so a
+  /// hostile rank can take that neighbour out of a round with it; a sum of
+  /// finite values that overflows is blamed on the rank that sent the last
+  /// finite part; a rank that scales its vector without claiming a larger
+  /// weight is not caught here (use a robust op).
   ///
   /// With opt.op = trimmed_mean or median every rank instead ends with, per
   /// coordinate, that statistic of the values of the ranks with weight > 0
@@ -127,6 +167,14 @@ class allreduce_engine {
 
  private:
   friend struct ring_run;
+  struct verdict;
+  result<allreduce_result> run_ring(link& l, std::span<float> data, double weight, const allreduce_options& opt,
+                                    error_feedback* ef, verdict& v);
+  result<allreduce_result> run_checked(link& l, std::span<float> data, double weight, const allreduce_options& opt,
+                                       error_feedback* ef);
+  result<allreduce_result> redo_without(link& l, std::span<float> data, double weight, const allreduce_options& opt,
+                                        error_feedback* ef, std::vector<dropped_rank> dropped);
+  std::vector<float> input_, residual_in_;  // mean: this rank's contribution, kept to redo the round
   std::vector<std::byte> out_, in_;
   std::vector<std::vector<std::byte>> held_;  // all-gather messages kept to forward
   std::vector<float> decoded_;
