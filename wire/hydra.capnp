@@ -175,6 +175,7 @@ struct LedgerEntries {
 struct LedgerAck {
   requestId @0 :UInt64;
   stored @1 :UInt32;         # entries of the request now durable (fsync'd) here
+  hash @2 :Data;             # entry hash of the request's last entry, held here: binds the ack to it
 }
 
 # ---- Data contributions ------------------------------------------------------
