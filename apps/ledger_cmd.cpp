@@ -1,6 +1,7 @@
 #include "apps/ledger_cmd.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,10 +11,30 @@
 #include "wire/identity.hpp"
 
 namespace hydra::apps {
+
+// The ledger keeps its own copy of the role bits (it must not include trust
+// headers); this adapter sees both, so it checks they agree.
+static_assert(ledger::role_trainer == trust::role_trainer && ledger::role_collector == trust::role_collector &&
+              ledger::role_scorer == trust::role_scorer && ledger::role_ledger == trust::role_ledger &&
+              ledger::role_admin == trust::role_admin && ledger::role_contributor == trust::role_contributor &&
+              ledger::all_roles == trust::all_roles);
+
+bool cluster_authority::is_operator(const wire::public_key& pk) const { return trust::is_operator(cluster_, pk); }
+
+std::optional<std::uint32_t> cluster_authority::cert_roles(const wire::public_key& author,
+                                                           std::span<const std::uint8_t> cert) const {
+  auto m = trust::decode_cert(cert);  // structure and the issuer's signature
+  if (!m || m->cluster != cluster_.id || m->subject != author || !trust::is_operator(cluster_, m->issuer))
+    return std::nullopt;
+  if (m->roles == 0 || (m->roles & ~trust::all_roles)) return std::nullopt;
+  return m->roles;
+}
+
 namespace {
 
 struct ledger_options {
   std::string state = "hydra-state";
+  std::string cluster;  ///< verify: cluster.pub; "" = STATE/cluster.pub if present
   bool json = false;
   std::string id;
   std::string kind;
@@ -53,6 +74,37 @@ result<ledger::ledger_state> load_state(const ledger_options& o) {
   return st;
 }
 
+/// The role rules over a good log: which stored entries do not count, and
+/// why. Refusals are not damage (every replica stores them too), so they do
+/// not fail verify; a cluster file given but unreadable does.
+int report_refusals(const ledger_options& o) {
+  const bool given = !o.cluster.empty();
+  const std::string path = given ? o.cluster : o.state + "/cluster.pub";
+  if (!given && !std::filesystem::exists(path)) {
+    std::printf("note: no %s; role rules not checked (pass --cluster FILE)\n", path.c_str());
+    return 0;
+  }
+  auto c = trust::load_cluster(path);
+  if (!c) return fail(c.err().message);
+  auto entries = ledger::read_log(log_path(o));
+  if (!entries) return fail(entries.err().message);
+  const cluster_authority auth(*c);
+  auto st = ledger::fold(*entries, &auth);
+  if (!st) return fail(log_path(o) + ": " + st.err().message);
+  const auto& refused = st->refused();
+  if (refused.empty()) {
+    std::printf("roles: cluster %s: every entry counts\n", c->name.c_str());
+    return 0;
+  }
+  std::printf("roles: cluster %s: %zu of %zu entries refused (stored, but they do not count)\n", c->name.c_str(),
+              refused.size(), entries->size());
+  for (const auto& r : refused)
+    std::printf("refused %s %s author %s seq %llu: %s\n", to_hex(r.hash).substr(0, 16).c_str(),
+                ledger::to_string(r.k), to_hex(std::span(r.author.data(), 8)).c_str(),
+                static_cast<unsigned long long>(r.seq), r.reason.c_str());
+  return 0;
+}
+
 int run_verify(const ledger_options& o) {
   auto rep = ledger::verify_file(log_path(o));
   if (!rep) return fail(rep.err().message);
@@ -67,7 +119,7 @@ int run_verify(const ledger_options& o) {
   if (rep->torn_bytes)
     std::printf("note: torn tail of %llu bytes (an interrupted append; cut off on next open)\n",
                 static_cast<unsigned long long>(rep->torn_bytes));
-  return 0;
+  return report_refusals(o);
 }
 
 int run_balances(const ledger_options& o) {
@@ -108,7 +160,9 @@ int run_dump(const ledger_options& o) {
 
 int run_append(const ledger_options& o) {
   const auto k = ledger::parse_kind(o.kind);
-  if (!k) return fail("unknown kind '" + o.kind + "' (contribution, score, compute_credit, reward, penalty)");
+  if (!k)
+    return fail("unknown kind '" + o.kind +
+                "' (contribution, score, compute_credit, reward, penalty, admission, revocation)");
   auto id = wire::load_or_create_identity(o.state);
   if (!id) return fail(id.err().message);
   auto log = ledger::ledger_log::open(log_path(o));
@@ -141,8 +195,10 @@ CLI::App* add_ledger_command(CLI::App& app, int& exit_code) {
     sub->add_option("--state", o->state, "State directory holding ledger.log")->capture_default_str();
   };
 
-  auto* verify = cmd->add_subcommand("verify", "Check every record's checksum, signature and chain");
+  auto* verify = cmd->add_subcommand(
+      "verify", "Check every record's checksum, signature and chain; list entries the role rules refuse");
   add_state(verify);
+  verify->add_option("--cluster", o->cluster, "The cluster file whose roles apply (default: STATE/cluster.pub)");
   verify->callback([o, &exit_code] { exit_code = run_verify(*o); });
 
   auto* balances = cmd->add_subcommand("balances", "Credits per subject (milli-units)");
@@ -161,7 +217,9 @@ CLI::App* add_ledger_command(CLI::App& app, int& exit_code) {
 
   auto* append = cmd->add_subcommand("append-test", "Append an entry signed by the state directory's identity");
   add_state(append);
-  append->add_option("--kind", o->kind, "contribution, score, compute_credit, reward or penalty")->required();
+  append->add_option("--kind", o->kind,
+                     "contribution, score, compute_credit, reward, penalty, admission or revocation")
+      ->required();
   append->add_option("--subject", o->subject, "What the entry is about (contribution id, node id hex)")->required();
   append->add_option("--amount", o->amount, "Credits, milli-units")->required();
   append->add_option("--payload", o->payload, "Small JSON text")->capture_default_str();
