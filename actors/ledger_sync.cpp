@@ -10,15 +10,17 @@ namespace {
 
 constexpr double round_every = 1.0;     // seconds between anti-entropy rounds
 constexpr double ack_timeout = 10.0;    // an authored entry waits this long for acks
-constexpr std::size_t max_batch = 2048; // entries per LedgerEntries message
 
-void fill_entries(LedgerEntries::Builder b, std::uint64_t request, const std::vector<ledger::entry>& es) {
+void fill_encoded(LedgerEntries::Builder b, std::uint64_t request, const std::vector<std::vector<std::uint8_t>>& es) {
   b.setRequestId(request);
   auto list = b.initEntries(static_cast<unsigned>(es.size()));
-  for (std::size_t i = 0; i < es.size(); ++i) {
-    const auto bytes = ledger::encode(es[i]);
-    list.set(static_cast<unsigned>(i), kj::arrayPtr(bytes.data(), bytes.size()));
-  }
+  for (std::size_t i = 0; i < es.size(); ++i) list.set(static_cast<unsigned>(i), kj::arrayPtr(es[i].data(), es[i].size()));
+}
+
+void fill_entries(LedgerEntries::Builder b, std::uint64_t request, const std::vector<ledger::entry>& es) {
+  std::vector<std::vector<std::uint8_t>> encoded;
+  for (const auto& e : es) encoded.push_back(ledger::encode(e));
+  fill_encoded(b, request, encoded);
 }
 
 }  // namespace
@@ -82,7 +84,9 @@ result<ledger::entry> ledger_sync::author(ledger::kind k, const std::string& sub
   auto& p = pending_[req];
   p.since = host_.now();
   p.done = std::move(done);
+  p.last = ledger::entry_hash(e);
   for (const auto& peer : host_.live()) {
+    p.sent_to.insert(peer.id);
     capnp::MallocMessageBuilder mb;
     fill_entries(mb.initRoot<Message>().initLedgerEntries(), req, {e});
     host_.send_to(peer.address, mb);
@@ -135,13 +139,24 @@ void ledger_sync::on_heads(conn_id conn, LedgerHeads::Reader r) {
     if (hd.seq >= state_.next_seq(author)) we_lack = true;
   }
   auto missing = state_.missing_from(theirs);
-  for (std::size_t from = 0; from < missing.size(); from += max_batch) {
-    std::vector<ledger::entry> part(missing.begin() + from,
-                                    missing.begin() + std::min(missing.size(), from + max_batch));
+  // Batches bounded by bytes, not entries: 2048 entries at the largest
+  // payload would be ~130 MiB, twice the frame limit.
+  std::vector<std::vector<std::uint8_t>> part;
+  std::size_t bytes = 0;
+  auto flush = [&] {
     capnp::MallocMessageBuilder mb;
-    fill_entries(mb.initRoot<Message>().initLedgerEntries(), 0, part);
+    fill_encoded(mb.initRoot<Message>().initLedgerEntries(), 0, part);
     host_.reply(conn, mb);
+    part.clear();
+    bytes = 0;
+  };
+  for (const auto& e : missing) {
+    auto encoded = ledger::encode(e);
+    if (!part.empty() && bytes + encoded.size() > max_batch_bytes) flush();
+    bytes += encoded.size();
+    part.push_back(std::move(encoded));
   }
+  if (!part.empty()) flush();
   if (we_lack && !r.getReply()) send_heads(conn, true);
 }
 
@@ -170,6 +185,11 @@ void ledger_sync::on_entries(conn_id conn, const node_id& from, LedgerEntries::R
     auto a = mb.initRoot<Message>().initLedgerAck();
     a.setRequestId(r.getRequestId());
     a.setStored(stored);
+    // Bind the ack to the request's last entry, if it is held here now.
+    if (!es.empty()) {
+      const auto h = ledger::entry_hash(es.back());
+      if (state_.contains(h)) a.setHash(kj::arrayPtr(h.data(), h.size()));
+    }
     host_.reply(conn, mb);
   }
   if (gap) send_heads(conn, false);
@@ -178,7 +198,19 @@ void ledger_sync::on_entries(conn_id conn, const node_id& from, LedgerEntries::R
 void ledger_sync::on_ack(const node_id& from, LedgerAck::Reader r) {
   auto it = pending_.find(r.getRequestId());
   if (it == pending_.end() || r.getStored() < 1) return;
-  it->second.acked.insert(from);
+  pending& p = it->second;
+  const char* why = nullptr;
+  if (!p.sent_to.contains(from))
+    why = "it was not sent the entry";
+  else if (r.getHash().size() != p.last.size() ||
+           std::memcmp(r.getHash().begin(), p.last.data(), p.last.size()) != 0)
+    why = "it names another entry";
+  else if (!p.acked.insert(from).second)
+    why = "it acked already";
+  if (why) {
+    spdlog::debug("ledger: ignored an ack for request {} from {}: {}", r.getRequestId(), id_short(from), why);
+    return;
+  }
   tick();
 }
 

@@ -10,11 +10,16 @@
 /// - push: an entry this node authors is fsync'd here, then sent to every
 ///   live peer, which stores it (fsync) and acks. The entry counts as
 ///   acknowledged once it is durable on min(replicas, 1 + live peers) nodes
-///   (replicas = 3 by default).
+///   (replicas = 3 by default). An ack counts only from a peer the entry was
+///   sent to, once per peer, and only if it names the entry's hash (so an
+///   ack from a stranger, a repeated ack or one for another entry proves
+///   nothing and is ignored).
 /// - anti-entropy: every second the node sends its heads (last seq and hash
 ///   per author) to one random live peer; the peer answers with what we lack
 ///   and, when it lacks something itself, with its own heads, which we answer
-///   the same way. Replicas that were down or partitioned converge.
+///   the same way. Replicas that were down or partitioned converge. Catch-up
+///   batches hold at most max_batch_bytes of encoded entries (and at least
+///   one entry), far inside the transport's 64 MiB frame limit.
 
 #include <cstdint>
 #include <functional>
@@ -30,6 +35,10 @@
 #include "wire/hydra.capnp.h"
 
 namespace hydra::actors {
+
+/// Encoded bytes of ledger entries per catch-up message (at least one entry
+/// goes in each, whatever its size; an entry is at most ~66 KiB).
+inline constexpr std::size_t max_batch_bytes = std::size_t{8} << 20;
 
 class ledger_sync {
  public:
@@ -75,6 +84,8 @@ class ledger_sync {
   status store(const ledger::entry& e);  // state check, then log (fsync)
 
   struct pending {
+    std::set<node_id> sent_to;  // the peers asked: the only ones whose ack counts
+    digest256 last{};           // hash of the request's last entry, which an ack must name
     std::set<node_id> acked;
     double since = 0;
     ack_callback done;
