@@ -158,6 +158,22 @@ void collector::submit(const wire::public_key& contributor, const std::string& f
     done(false, verdict.dump());
     return;
   }
+  // Bounded before anything is parsed or written: each pending job holds
+  // its samples until the quorum decides.
+  std::size_t mine = 0;
+  for (const auto& [other, pj] : jobs_) mine += pj.contributor == contributor;
+  if (mine >= cfg_.max_pending_per_contributor || jobs_.size() >= cfg_.max_pending) {
+    const std::string reason =
+        mine >= cfg_.max_pending_per_contributor
+            ? "too many pending contributions from " + account + " (limit " +
+                  std::to_string(cfg_.max_pending_per_contributor) + ")"
+            : "too many pending contributions in all (limit " + std::to_string(cfg_.max_pending) + ")";
+    verdict["status"] = "refused";
+    verdict["reason"] = reason;
+    spdlog::warn("contribution {} refused: {}", short_id(id), reason);
+    done(false, verdict.dump());
+    return;
+  }
   auto parsed = data::parse_contribution(format, files, cfg_.limits);
   if (!parsed) {
     reject("invalid", parsed.err().message, 0, 0, cfg_.invalid_penalty);
@@ -175,7 +191,7 @@ void collector::submit(const wire::public_key& contributor, const std::string& f
   data::dedup_index within;
   for (std::size_t i = 0; i < n; ++i) {
     std::span<const float> img(d.images.data() + i * ss, ss);
-    if (seen_.check(img) != data::dup_kind::unique || within.check(img) != data::dup_kind::unique) {
+    if (seen_before(img) || within.check(img) != data::dup_kind::unique) {
       ++dups;
       continue;
     }
@@ -300,6 +316,18 @@ void collector::on_score_request(conn_id conn, const node_id& from, ScoreRequest
     host_.reply(conn, mb);
   };
   if (!scorer_) return answer("this node has no model to score with");
+  // A scoring pass runs a training step on this node's thread: at most
+  // max_scores_per_requester started per window for each requester.
+  quota* q = quota_of(score_quota_, from, cfg_.score_window);
+  if (!q || q->used >= cfg_.max_scores_per_requester) {
+    const std::string why = "busy: too many score requests from " + id_short(from) + " (limit " +
+                            std::to_string(cfg_.max_scores_per_requester) + " per " +
+                            std::to_string(static_cast<long>(cfg_.score_window)) + " s)";
+    if (q && !q->warned) spdlog::warn("dropped a score request: {}", why);
+    if (q) q->warned = true;
+    return answer(why);
+  }
+  ++q->used;
   // Read each Data field once (every read is charged to the traversal budget).
   const auto images = r.getImages();
   const auto labels = r.getLabels();
@@ -419,18 +447,62 @@ void collector::on_samples_seen(const node_id& from, SamplesSeen::Reader r) {
     spdlog::warn("malformed samplesSeen from {}", id_short(from));
     return;
   }
+  // A peer's samples cost index memory and check time here: at most
+  // max_seen_per_sender per window from each, max_seen_remote in all.
+  const std::size_t count = images.size() / ss;
+  quota* q = quota_of(seen_quota_, from, cfg_.seen_window);
+  const std::size_t room = q ? cfg_.max_seen_per_sender - std::min(q->used, cfg_.max_seen_per_sender) : 0;
+  const std::size_t take = std::min(count, room);
+  if (take < count) {
+    const bool first = q && !q->warned;
+    if (q) q->warned = true;
+    spdlog::log(first ? spdlog::level::warn : spdlog::level::debug,
+                "dropped {} of {} samplesSeen samples from {}: over its quota of {} per {} s", count - take, count,
+                id_short(from), cfg_.max_seen_per_sender, cfg_.seen_window);
+  }
+  if (q) q->used += take;
+  const std::size_t generation = std::max<std::size_t>(1, cfg_.max_seen_remote / 2);
   std::vector<float> img(ss);
   const std::uint8_t* px = images.begin();
-  for (std::size_t i = 0; i < images.size() / ss; ++i) {
+  for (std::size_t i = 0; i < take; ++i) {
     for (std::size_t k = 0; k < ss; ++k) img[k] = px[i * ss + k] / 255.0f;
-    if (seen_.check(img) == data::dup_kind::unique) seen_.add(img);
+    if (seen_before(img)) continue;
+    if (remote_[0].size() >= generation) {  // forget the older generation
+      remote_[1] = std::move(remote_[0]);
+      remote_[0] = data::dedup_index();
+    }
+    remote_[0].add(img);
   }
+}
+
+bool collector::seen_before(std::span<const float> img) const {
+  return seen_.check(img) != data::dup_kind::unique || remote_[0].check(img) != data::dup_kind::unique ||
+         remote_[1].check(img) != data::dup_kind::unique;
+}
+
+collector::quota* collector::quota_of(std::map<node_id, quota>& q, const node_id& from, double window) {
+  const double now = host_.now();
+  auto it = q.find(from);
+  if (it == q.end()) {
+    if (q.size() >= cfg_.max_tracked_peers)
+      for (auto i = q.begin(); i != q.end();) i = now - i->second.since >= window ? q.erase(i) : std::next(i);
+    if (q.size() >= cfg_.max_tracked_peers) return nullptr;
+    it = q.emplace(from, quota{now, 0, false}).first;
+  } else if (now - it->second.since >= window) {
+    it->second = quota{now, 0, false};
+  }
+  return &it->second;
 }
 
 void collector::on_ledger_entry(const ledger::entry& e) { trust_.observe(e); }
 
 void collector::tick() {
   const double now = host_.now();
+  auto expire = [now](std::map<node_id, quota>& q, double window) {
+    for (auto i = q.begin(); i != q.end();) i = now - i->second.since >= window ? q.erase(i) : std::next(i);
+  };
+  expire(seen_quota_, cfg_.seen_window);
+  expire(score_quota_, cfg_.score_window);
   for (auto& [id, j] : jobs_) {
     for (auto it = j.asked.begin(); it != j.asked.end();) {
       if (now - it->second.since > cfg_.scorer_timeout) {
@@ -451,6 +523,8 @@ std::string collector::status_json() const {
   nlohmann::json recent = nlohmann::json::array();
   for (const auto& v : log_) recent.push_back(nlohmann::json::parse(v));
   return nlohmann::json({{"pending", jobs_.size()},
+                         {"seen_local", seen_.size()},
+                         {"seen_remote", remote_[0].size() + remote_[1].size()},
                          {"accepted", accepted_},
                          {"rejected", rejected_},
                          {"pool", pool_ ? pool_->size() : 0},

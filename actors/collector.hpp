@@ -16,6 +16,16 @@
 /// credited in proportion to samples x score, or penalised.
 ///
 /// Scorer: answers ScoreRequests with the current model (actors/scoring.hpp).
+///
+/// Bounds, so that no key can make this node hold or do unbounded work:
+/// pending contributions per contributor key and in all (a refusal names
+/// the key and the limit; nothing is written to the ledger for it); the
+/// near-duplicate index fed by peers' SamplesSeen (a per-sender quota of
+/// samples per window, beyond which samples are dropped and logged, and a
+/// global cap: the index is kept in two generations and the older one is
+/// forgotten when the newer fills); and scoring passes per requester (at
+/// most N started per window; beyond, the request is answered "busy"
+/// without scoring, and logged).
 
 #include <functional>
 #include <map>
@@ -44,6 +54,14 @@ struct collector_config {
   ledger::quorum_rule rule;
   data::contribution_limits limits;
   bool lie = false;                        ///< drill: this node reports inverted scores (1.25 - score)
+  std::size_t max_pending_per_contributor = 2;  ///< contributions of one key being scored at once
+  std::size_t max_pending = 16;                 ///< in all (each holds up to limits.max_samples samples)
+  std::size_t max_seen_per_sender = 20000;      ///< SamplesSeen samples taken from one peer per window
+  std::size_t max_seen_remote = 200000;         ///< SamplesSeen samples remembered in all (oldest forgotten)
+  double seen_window = 3600;                    ///< seconds
+  std::size_t max_scores_per_requester = 8;     ///< scoring passes started for one peer per window
+  double score_window = 60;                     ///< seconds
+  std::size_t max_tracked_peers = 4096;         ///< quota entries kept; past it, new peers wait for expiry
 };
 
 /// Account id for balances: BLAKE2b-256 of a public key, hex (a node's id).
@@ -98,6 +116,14 @@ class collector {
   void finish(job& j, const ledger::quorum_outcome& o);
   void load_accepted();
   status store_accepted(const job& j);
+  bool seen_before(std::span<const float> img) const;
+  /// How many more units `from` may spend in `q` now (a window per peer).
+  struct quota {
+    double since = 0;
+    std::size_t used = 0;
+    bool warned = false;
+  };
+  quota* quota_of(std::map<node_id, quota>& q, const node_id& from, double window);
 
   collector_config cfg_;
   wire::identity me_;
@@ -105,7 +131,9 @@ class collector {
   ledger_sync& ledger_;
   std::shared_ptr<sample_pool> pool_;
   std::shared_ptr<scorer> scorer_;
-  data::dedup_index seen_;
+  data::dedup_index seen_;  ///< samples validated here (bounded by the pending and contribution limits)
+  data::dedup_index remote_[2];  ///< peers' SamplesSeen: [0] newer, [1] older generation
+  std::map<node_id, quota> seen_quota_, score_quota_;
   ledger::trust_table trust_;
   std::map<std::string, job> jobs_;  ///< pending, by contribution id
   std::vector<std::string> log_;     ///< verdict JSON of decided contributions (newest last)
