@@ -44,16 +44,19 @@ ledger_sync::ledger_sync(ledger::ledger_log log, ledger::ledger_state st, const 
 }
 
 result<std::unique_ptr<ledger_sync>> ledger_sync::open(const std::string& dir, const wire::identity& me,
-                                                       service_host host, int replicas) {
+                                                       service_host host, int replicas,
+                                                       const ledger::authority* auth) {
   auto log = ledger::ledger_log::open(dir + "/ledger.log");
   if (!log) return log.err();
   if (log->truncated_bytes())
     spdlog::warn("{}/ledger.log: cut off a torn tail of {} bytes (an append interrupted by a crash; it was never "
                  "acknowledged)",
                  dir, log->truncated_bytes());
-  auto st = ledger::fold(log->entries());
+  auto st = ledger::fold(log->entries(), auth);
   if (!st) return make_error(st.err().code, dir + "/ledger.log: " + st.err().message);
-  return std::unique_ptr<ledger_sync>(new ledger_sync(std::move(*log), std::move(*st), me, std::move(host), replicas));
+  auto out = std::unique_ptr<ledger_sync>(new ledger_sync(std::move(*log), std::move(*st), me, std::move(host), replicas));
+  out->auth_ = auth;
+  return out;
 }
 
 status ledger_sync::store(const ledger::entry& e) {
@@ -61,7 +64,7 @@ status ledger_sync::store(const ledger::entry& e) {
   if (auto s = log_.append(e); !s) {
     // The state took it but the disk did not: rebuild the state from the log
     // so memory never claims more than is durable.
-    auto rebuilt = ledger::fold(log_.entries());
+    auto rebuilt = ledger::fold(log_.entries(), auth_);
     if (rebuilt) state_ = std::move(*rebuilt);
     return s;
   }

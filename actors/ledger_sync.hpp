@@ -46,9 +46,13 @@ class ledger_sync {
   /// it) or its wait timed out (false, replicas that acked so far).
   using ack_callback = std::function<void(bool acknowledged, int replicas)>;
 
-  /// Opens (or creates) DIR/ledger.log; errors name the file.
+  /// Opens (or creates) DIR/ledger.log; errors name the file. `auth`
+  /// (must outlive this) decides which stored entries count: balances,
+  /// quorum and scorer trust follow only authors with the right role
+  /// (ledger/authority.hpp); null counts every entry (tests).
   static result<std::unique_ptr<ledger_sync>> open(const std::string& dir, const wire::identity& me,
-                                                   service_host host, int replicas = 3);
+                                                   service_host host, int replicas = 3,
+                                                   const ledger::authority* auth = nullptr);
 
   /// Signs a new entry of ours, stores it (fsync) and pushes it to the live
   /// peers. `done` (optional) hears when it is acknowledged.
@@ -102,6 +106,7 @@ class ledger_sync {
   double last_round_ = -1e9;
   rng random_{7};
   std::function<void(const ledger::entry&)> on_stored_;
+  const ledger::authority* auth_ = nullptr;
 };
 
 /// Ledger entries in the `LedgerEntries` list of `r`, decoded; undecodable

@@ -2,6 +2,7 @@
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "actors/lookup.hpp"
 #include "actors/peer_record.hpp"
 #include "actors/routing_table.hpp"
+#include "ledger/authority.hpp"
 #include "common/env.hpp"
 #include "common/rng.hpp"
 #include "wire/frame.hpp"
@@ -200,6 +202,15 @@ void send_gossip(node_state& st, conn_id conn, double now) {
 
 // ---- membership ---------------------------------------------------------------
 
+/// HOST:PORT with a port other than 0; the data plane also needs an IPv4
+/// literal (comm/tcp_link dials no names).
+bool dialable(const std::string& address, bool ipv4_literal) {
+  auto a = parse_address(address);
+  if (!a || a->second == 0 || a->first.empty()) return false;
+  in_addr v4{};
+  return !ipv4_literal || inet_pton(AF_INET, a->first.c_str(), &v4) == 1;
+}
+
 /// Whether a key with this certificate is admitted; cached per key (the
 /// check verifies an operator signature).
 result<trust::peer_grant> admit_key(node_state& st, const wire::public_key& pk, const std::vector<std::uint8_t>& cert) {
@@ -249,6 +260,14 @@ bool learn(node_state& st, const peer_record_data& rec, const trust::peer_grant&
     return false;
   }
   if (address.empty()) return false;
+  // A record is signed by its subject, but the subject may still be wrong
+  // or hostile: an address we cannot dial is refused here, once, rather
+  // than handed to a trainer's data plane.
+  if (!dialable(address, false) || (!data_address.empty() && !dialable(data_address, true))) {
+    log_refusal(st, "peer " + id_short(id) + " advertises an unusable address ('" + address.substr(0, 64) + "', data '" +
+                        data_address.substr(0, 64) + "')");
+    return false;
+  }
   const bool is_new = !st.peers.count(id);
   auto& p = st.peers[id];
   const bool restarted = !is_new && inc > p.incarnation;
@@ -982,7 +1001,8 @@ void start_services(self_ptr self) {
     return out;
   };
   host.now = [sp] { return sp->now(); };
-  auto ledger = ledger_sync::open(st.cfg.state_dir, st.cfg.identity, host, st.cfg.ledger_replicas);
+  auto ledger = ledger_sync::open(st.cfg.state_dir, st.cfg.identity, host, st.cfg.ledger_replicas,
+                                 st.cfg.ledger_authority.get());
   if (!ledger) {
     spdlog::error("[{}] ledger disabled: {}", st.me(), ledger.err().message);
     return;

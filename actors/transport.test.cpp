@@ -136,7 +136,8 @@ struct test_cluster {
   member admit(std::uint32_t roles, std::int64_t not_after_from_now = 86400) {
     member m;
     const auto now = default_env().unix_seconds();
-    auto c = trust::issue_cert(op, cl, m.id.pk, roles, now - 60, now + not_after_from_now);
+    const std::int64_t from = std::min<std::int64_t>(now - 60, now + not_after_from_now - 86400);
+    auto c = trust::issue_cert(op, cl, m.id.pk, roles, from, now + not_after_from_now);
     if (c) m.cert = *c;
     return m;
   }

@@ -22,6 +22,7 @@
 #include "mpi/mpi_group.hpp"
 #include "actors/ctl_client.hpp"
 #include "actors/credentials.hpp"
+#include "apps/ledger_cmd.hpp"
 #include "actors/node.hpp"
 #include "actors/transport.hpp"
 #include "wire/identity.hpp"
@@ -396,6 +397,7 @@ int run_node(const node_options& o) {
   cfg.lie_scores = o.lie_scores;
   cfg.cert = creds.cert;
   cfg.verify_peer = creds.verifier();
+  cfg.ledger_authority = std::make_shared<cluster_authority>(creds.cluster);
   cfg.apply_revocation = [cl = creds.cluster, revoked = creds.revoked](const ledger::entry& e) {
     auto r = trust::parse_revocation(cl, e.author, e.subject, e.payload);
     if (!r) {
