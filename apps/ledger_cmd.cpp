@@ -65,11 +65,12 @@ nlohmann::json to_json(const ledger::entry& e) {
   return j;
 }
 
-/// The log's entries folded into a state; every chain rule checked.
-result<ledger::ledger_state> load_state(const ledger_options& o) {
+/// The log's entries folded into a state; every chain rule checked, and the
+/// role rules of `auth` when it is not null.
+result<ledger::ledger_state> load_state(const ledger_options& o, const ledger::authority* auth = nullptr) {
   auto entries = ledger::read_log(log_path(o));
   if (!entries) return entries.err();
-  auto st = ledger::fold(*entries);
+  auto st = ledger::fold(*entries, auth);
   if (!st) return make_error(st.err().code, log_path(o) + ": " + st.err().message);
   return st;
 }
@@ -123,7 +124,13 @@ int run_verify(const ledger_options& o) {
 }
 
 int run_balances(const ledger_options& o) {
-  auto st = load_state(o);
+  std::optional<cluster_authority> auth;
+  if (!o.cluster.empty()) {
+    auto c = trust::load_cluster(o.cluster);
+    if (!c) return fail(c.err().message);
+    auth.emplace(*c);
+  }
+  auto st = load_state(o, auth ? &*auth : nullptr);
   if (!st) return fail(st.err().message);
   const auto balances = st->balances();
   if (o.json) {
@@ -204,6 +211,9 @@ CLI::App* add_ledger_command(CLI::App& app, int& exit_code) {
   auto* balances = cmd->add_subcommand("balances", "Credits per subject (milli-units)");
   add_state(balances);
   balances->add_flag("--json", o->json, "Print a JSON object");
+  balances->add_option("--cluster", o->cluster,
+                       "Count only entries whose author held the right role in this cluster (cluster.pub); "
+                       "without it every reward, penalty and credit counts");
   balances->callback([o, &exit_code] { exit_code = run_balances(*o); });
 
   auto* show = cmd->add_subcommand("show", "Print one entry as JSON");

@@ -4,7 +4,9 @@
 ///                                        check every record, signature and chain;
 ///                                        list entries the role rules refuse
 ///                                        (FILE default DIR/cluster.pub)
-///   ledger balances --state DIR [--json] credits per subject
+///   ledger balances --state DIR [--json] [--cluster FILE]
+///                                        credits per subject (with FILE: by
+///                                        the role rules of docs/ledger.md)
 ///   ledger show --state DIR ID           one entry (ID = hash hex prefix) as JSON
 ///   ledger append-test --state DIR --kind K --subject S --amount A [--payload J]
 ///                                        append an entry signed by DIR's identity
