@@ -47,7 +47,8 @@ collector::collector(collector_config cfg, const wire::identity& me, service_hos
       host_(std::move(host)),
       ledger_(ledger),
       pool_(std::move(pool)),
-      scorer_(std::move(own_scorer)) {
+      scorer_(std::move(own_scorer)),
+      trust_(cfg_.rule.tolerance, cfg_.authority) {
   for (const auto& e : ledger_.state().entries()) trust_.observe(e);
   load_accepted();
 }

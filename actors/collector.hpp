@@ -54,6 +54,7 @@ struct collector_config {
   ledger::quorum_rule rule;
   data::contribution_limits limits;
   bool lie = false;                        ///< drill: this node reports inverted scores (1.25 - score)
+  const ledger::authority* authority = nullptr;  ///< scorer trust counts only scorers' entries (null: all)
   std::size_t max_pending_per_contributor = 2;  ///< contributions of one key being scored at once
   std::size_t max_pending = 16;                 ///< in all (each holds up to limits.max_samples samples)
   std::size_t max_seen_per_sender = 20000;      ///< SamplesSeen samples taken from one peer per window

@@ -319,7 +319,9 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     if (static_cast<int>(credit_accounts.size()) != n) credit_accounts.clear();
     credit_samples.assign(n, 0);
     credit_from = last_sync_step = js.step;
-    credit_rank0 = rank == 0;
+    // Every member reports the same credits: the ledger counts a compute
+    // credit only when two trainers attest it (ledger/roles.hpp).
+    credit_rank0 = true;
     bool reform = false;
     // Job sizing: every member learns every member's number, then runs the
     // same policy on the same inputs, so all compute the same plan.
@@ -457,7 +459,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       last_sync_step = js.step;
       for (int r = 0; r < n && r < static_cast<int>(credit_samples.size()); ++r)
         credit_samples[r] += share[r] * round_steps;
-      if (rank == 0 && out.rounds % 100 == 0) report_credits();
+      if (out.rounds % 100 == 0) report_credits();
       if (o.board && (out.rounds % 5 == 0 || js.step == total)) o.board->publish(o.model, m.params(), js.step);
       const double round = seconds_between(round_from, e.now());
       round_time_sum += round;

@@ -1011,6 +1011,7 @@ void start_services(self_ptr self) {
   collector_config cc;
   cc.state_dir = st.cfg.state_dir;
   cc.lie = st.cfg.lie_scores;
+  cc.authority = st.cfg.ledger_authority.get();
   st.coll = std::make_unique<collector>(cc, st.cfg.identity, host, *st.ledger, st.cfg.pool, st.cfg.scorer_role);
   st.ledger->set_on_stored([sp](const ledger::entry& e) {
     if (sp->coll) sp->coll->on_ledger_entry(e);

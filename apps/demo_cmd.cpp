@@ -28,6 +28,7 @@
 #include "ledger/log.hpp"
 #include "ledger/quorum.hpp"
 #include "wire/identity.hpp"
+#include "apps/ledger_cmd.hpp"
 #include "apps/node_cmd.hpp"
 #include "apps/progress.hpp"
 #include "common/env.hpp"
@@ -567,9 +568,10 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     std::vector<ledger::entry> stored;
     if (auto all = ledger::read_log(base + "/node-0/ledger.log")) stored = std::move(*all);
     std::map<std::string, std::int64_t> balances;
-    if (auto folded = ledger::fold(stored)) balances = folded->balances();
+    const cluster_authority auth(g_cluster->cluster);
+    if (auto folded = ledger::fold(stored, &auth)) balances = folded->balances();
     contributors_json = contributor_report(sims, stored, balances);
-    ledger::trust_table tt;
+    ledger::trust_table tt(ledger::quorum_rule{}.tolerance, &auth);
     for (const auto& en : stored) tt.observe(en);
     nlohmann::json node_credits = nlohmann::json::object(), trust = nlohmann::json::object();
     for (int i = 0; i < nodes; ++i) {
