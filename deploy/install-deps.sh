@@ -12,7 +12,7 @@ packages=(
   libzstd-dev zlib1g-dev libreadline-dev
   dataset-fashion-mnist
   python3 python3-torch python3-numpy libopenblas0-pthread
-  iproute2 procps
+  iproute2 procps tshark
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 
