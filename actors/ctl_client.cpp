@@ -11,6 +11,9 @@
 #include <cstring>
 
 #include "actors/transport.hpp"
+#include "ledger/entry.hpp"
+#include "trust/cert.hpp"
+#include <nlohmann/json.hpp>
 #include "wire/frame.hpp"
 #include "wire/hydra.capnp.h"
 
@@ -131,6 +134,30 @@ result<std::string> ctl_request(const credentials& as, const std::string& addres
   auto reply = f->message().getCtlReply();
   if (!reply.getOk()) return make_error(errc::invalid_input, reply.getJson());
   return std::string(reply.getJson());
+}
+
+result<std::string> publish_revocation(const credentials& op, const std::string& address,
+                                       const wire::public_key& revoked, double timeout_seconds) {
+  auto head_text = ctl_request(op, address, "ledger", {"head", to_hex(op.id.pk)}, timeout_seconds);
+  if (!head_text) return head_text.err();
+  const auto head = nlohmann::json::parse(*head_text, nullptr, false);
+  if (!head.is_object() || !head.contains("seq") || !head.contains("hash"))
+    return make_error(errc::invalid_input, address + " answered ledger head with " + head_text->substr(0, 200));
+  ledger::entry e;
+  e.k = ledger::kind::revocation;
+  e.subject = trust::revocation_subject(revoked);
+  e.payload = trust::revocation_payload({revoked, 0, op.id.pk, default_env().unix_seconds()});
+  const auto seq = head["seq"].get<std::int64_t>();
+  e.seq = static_cast<std::uint64_t>(seq + 1);
+  if (seq >= 0) {
+    auto prev = parse_key_hex(head["hash"].get<std::string>());  // a 32-byte hash in hex, like a key
+    if (!prev) return make_error(errc::invalid_input, address + ": malformed head hash");
+    std::memcpy(e.prev.data(), prev->data(), e.prev.size());
+  }
+  e = ledger::sign(std::move(e), op.id);
+  auto stored = ctl_request(op, address, "ledger", {"submit", to_hex(ledger::encode(e))}, timeout_seconds);
+  if (!stored) return stored.err();
+  return to_hex(ledger::entry_hash(e));
 }
 
 }  // namespace hydra::actors

@@ -36,4 +36,12 @@ result<wire::opened_frame> exchange(const credentials& as, const std::string& ad
                                    capnp::MallocMessageBuilder& mb, const std::function<bool(Message::Reader)>& is_answer,
                                    double timeout_seconds);
 
+/// Publishes the revocation of `revoked` through the ledger of the node at
+/// `address`, as operator `op`: an entry kind `revocation` signed by the
+/// operator key, chained on the operator's head there (`ctl ledger head`),
+/// submitted with `ctl ledger submit`; the node's replica stores it and
+/// anti-entropy carries it to every replica. Returns the entry's hash (hex).
+result<std::string> publish_revocation(const credentials& op, const std::string& address,
+                                       const wire::public_key& revoked, double timeout_seconds = 5.0);
+
 }  // namespace hydra::actors

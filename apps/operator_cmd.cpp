@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "actors/credentials.hpp"
+#include "actors/ctl_client.hpp"
 #include "common/env.hpp"
 #include "trust/cert.hpp"
 #include "wire/identity.hpp"
@@ -22,6 +24,7 @@ constexpr std::int64_t day_s = 86400;
 
 struct operator_options {
   std::string dir, name = "hydra", key, pub, node, roles = "trainer,collector,scorer,ledger", site, file, cluster;
+  std::string connect;  ///< revoke: also publish through this node's ledger
   std::string days = "365", not_after, not_before;
   bool json = false;
 };
@@ -256,6 +259,16 @@ int run_revoke(const operator_options& o) {
                    {"payload", trust::revocation_payload(r)},
                    {"list", list},
                    {"new", *added}};
+  if (!o.connect.empty()) {
+    // Through the running cluster's ledger, so every node learns it.
+    auto creds = actors::load_client_credentials(o.dir);
+    if (!creds) return fail(creds.err());
+    auto entry = actors::publish_revocation(*creds, o.connect, *pk);
+    if (!entry) return fail(make_error(entry.err().code, "publishing the revocation through " + o.connect + ": " +
+                                                             entry.err().message));
+    j["ledger_entry"] = *entry;
+    j["published_to"] = o.connect;
+  }
   std::printf("%s\n", j.dump().c_str());
   return 0;
 }
@@ -355,6 +368,9 @@ CLI::App* add_operator_command(CLI::App& app, int& exit_code) {
   revoke->add_option("--node", o->node, "Node state folder whose key to revoke")->type_name("STATE");
   revoke->add_option("--pub", o->pub, "Public key to revoke, 64 hex digits")->type_name("HEX");
   revoke->add_option("--key", o->key, "Key file whose key to revoke")->type_name("KEYFILE");
+  revoke->add_option("--connect", o->connect,
+                     "Also publish the revocation through this running node's ledger (every node then drops the key)")
+      ->type_name("HOST:PORT");
   revoke->callback([o, &exit_code] { exit_code = run_revoke(*o); });
 
   auto* show = cmd->add_subcommand("show", "Print a cluster.pub or a membership certificate as JSON");

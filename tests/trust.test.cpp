@@ -24,29 +24,11 @@ std::string base_dir(const char* name) {
 }
 
 /// The operator revokes `pk` through a node's ledger, as `hydra operator
-/// revoke --connect` does: an entry the operator signs, chained on its own
-/// head, submitted with `ctl ledger submit`.
+/// revoke --connect` does.
 bool revoke_through_ledger(test_cluster& tc, const std::string& address, const wire::public_key& pk) {
-  const auto op = tc.operator_creds();
-  auto head = ctl_json(op, address, "ledger", {"head", to_hex(tc.op.pk)});
-  if (!head.contains("seq")) return false;
-  ledger::entry e;
-  e.k = ledger::kind::revocation;
-  e.subject = trust::revocation_subject(pk);
-  trust::revocation r;
-  r.subject = pk;
-  r.by = tc.op.pk;
-  r.at = default_env().unix_seconds();
-  e.payload = trust::revocation_payload(r);
-  const auto seq = head["seq"].get<std::int64_t>();
-  e.seq = static_cast<std::uint64_t>(seq + 1);
-  if (seq >= 0) {
-    auto prev = head["hash"].get<std::string>();
-    for (std::size_t i = 0; i < e.prev.size(); ++i) e.prev[i] = static_cast<std::uint8_t>(std::stoi(prev.substr(2 * i, 2), nullptr, 16));
-  }
-  e = ledger::sign(e, tc.op);
-  auto res = ctl_json(op, address, "ledger", {"submit", to_hex(ledger::encode(e))});
-  return res.contains("stored");
+  auto r = actors::publish_revocation(tc.operator_creds(), address, pk);
+  if (!r) std::cerr << "revocation: " << r.err().message << "\n";
+  return static_cast<bool>(r);
 }
 
 bool in_view(const actors::credentials& as, const std::string& address, const wire::public_key& pk) {
