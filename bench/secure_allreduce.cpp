@@ -11,7 +11,13 @@
 // gbps = bytes * 8 / median / 1e9 (algorithm bandwidth, as bench/mpi_allreduce.cpp).
 // Usage: hydra_secure_allreduce [--bytes B] [--reps R] [--segment-bytes S]
 // (bench/secure_allreduce.sh runs it beside MPI_Allreduce and prints the ratios)
+// One rank per process (bench/secure_allreduce_netns.sh: one network namespace
+// each): add --rank R --listen IP:PORT --peer IP:PORT --seed TEXT. The rank
+// listens on PORT (encrypted link) and PORT+1 (plaintext link) and dials the
+// peer's PORT and PORT+1; both ranks' keys derive from the seed, so the two
+// processes agree on the members. Rank 0 prints the p2p lines, no handshake lines.
 
+#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,6 +76,7 @@ struct options {
 /// Times 2-rank link opens (connect + handshake + hello) over loopback; one
 /// fresh pair of listeners per open.
 int time_opens(int rank, const std::vector<wire::identity>& ids, const std::vector<rank_setup>& sets) {
+  if (sets.empty()) return 0;
   std::vector<double> us;
   const std::vector<wire::public_key> members = {ids[0].pk, ids[1].pk};
   for (const auto& s : sets) {
@@ -156,13 +163,62 @@ void time_socketpair_handshakes(int reps) {
   std::printf("{\"impl\":\"handshake\",\"where\":\"socketpair\",\"reps\":%d,\"median_us\":%.1f}\n", reps, median(us));
 }
 
+/// Rank r's key from a seed both processes are given:
+/// Ed25519 from BLAKE2b-256("hydra-bench" || seed || r).
+wire::identity seeded_identity(const std::string& seed, int r) {
+  const std::string in = "hydra-bench" + seed + static_cast<char>('0' + r);
+  unsigned char s[crypto_sign_SEEDBYTES];
+  crypto_generichash(s, sizeof s, reinterpret_cast<const unsigned char*>(in.data()), in.size(), nullptr, 0);
+  wire::identity id;
+  crypto_sign_seed_keypair(id.pk.data(), id.sk.data(), s);
+  id.id = wire::id_of(id.pk);
+  return id;
+}
+
+/// "IP:PORT" with PORT raised by `plus`.
+std::string port_plus(const std::string& addr, int plus) {
+  const auto c = addr.rfind(':');
+  return addr.substr(0, c) + ":" + std::to_string(std::stoi(addr.substr(c + 1)) + plus);
+}
+
+/// --rank mode: this process is one rank; the peer runs the other.
+int run_one_rank(int rank, const std::string& listen, const std::string& peer, const std::string& seed,
+                 const options& o) {
+  if (sodium_init() < 0 || (rank != 0 && rank != 1) || listen.rfind(':') == std::string::npos ||
+      peer.rfind(':') == std::string::npos) {
+    std::fprintf(stderr, "--rank needs 0 or 1, --listen IP:PORT, --peer IP:PORT and --seed\n");
+    return 2;
+  }
+  const std::vector<wire::identity> ids = {seeded_identity(seed, 0), seeded_identity(seed, 1)};
+  rank_setup sets[2];
+  for (int m = 0; m < 2; ++m) {
+    const std::string self = port_plus(listen, m), other = port_plus(peer, m);
+    const auto c = self.rfind(':');
+    auto l = comm::tcp_link::listen_on(self.substr(0, c), static_cast<std::uint16_t>(std::stoi(self.substr(c + 1))));
+    if (!l) {
+      std::fprintf(stderr, "rank %d: listen on %s: %s\n", rank, self.c_str(), l.err().message.c_str());
+      return 1;
+    }
+    sets[m].addrs = rank == 0 ? std::vector<std::string>{self, other} : std::vector<std::string>{other, self};
+    sets[m].fds = {-1, -1};
+    sets[m].fds[rank] = l->first;
+  }
+  return run_rank(rank, ids, sets[0], sets[1], {}, o);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   options o;
+  int rank = -1;
+  std::string listen, peer, seed;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--bytes") o.bytes = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (k == "--rank") rank = std::atoi(argv[i + 1]);
+    else if (k == "--listen") listen = argv[i + 1];
+    else if (k == "--peer") peer = argv[i + 1];
+    else if (k == "--seed") seed = argv[i + 1];
     else if (k == "--reps") o.reps = std::atoi(argv[i + 1]);
     else if (k == "--segment-bytes") o.segment = std::strtoull(argv[i + 1], nullptr, 10);
     else {
@@ -174,6 +230,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "need --reps >= 1 and --bytes >= 4\n");
     return 2;
   }
+  if (rank >= 0 || !listen.empty() || !peer.empty()) return run_one_rank(rank, listen, peer, seed, o);
   // Keys and listening sockets exist before the fork, so both ranks know
   // every member's key and address.
   const std::vector<wire::identity> ids = {wire::generate_identity(), wire::generate_identity()};
