@@ -24,6 +24,7 @@ class p2p_collective final : public collective {
     if (l_.size() == 1) return {};
     return eng_.broadcast(l_, data, root, opt_);
   }
+  void set_max_weights(std::vector<double> per_rank) override { opt_.max_weights = std::move(per_rank); }
 
  private:
   std::unique_ptr<comm::link> owned_;

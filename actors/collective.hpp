@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "comm/allreduce.hpp"
 #include "comm/link.hpp"
@@ -28,6 +29,10 @@ class collective {
   virtual result<std::uint64_t> allreduce(std::span<float> data, double weight) = 0;
   /// Every member ends with root's bytes.
   virtual status broadcast(std::span<std::byte> data, int root) = 0;
+  /// The planned share of each rank (sample weight it may claim per
+  /// all-reduce): a claim above it drops that rank from the round. Every
+  /// rank sets the same vector. Backends that cannot check it ignore it.
+  virtual void set_max_weights(std::vector<double> per_rank) { (void)per_rank; }
 };
 
 /// The ring over `l` (owned), with `opt` (codec, segment size, deadline).

@@ -355,7 +355,18 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
         for (int r = 0; r < n; ++r) share[r] = o.batch / n + (r < o.batch % n);
       }
     };
+    // Each rank may claim at most its planned slice (plus the pooled
+    // contributions it mixes in, over H steps in local mode): a rank that
+    // claims more weight than the plan gave it is dropped from the round.
+    auto bound_weights = [&] {
+      std::vector<double> bound(n);
+      const int h = local ? std::max(o.local_steps, 1) : 1;
+      for (int r = 0; r < n; ++r)
+        bound[r] = double(h) * (double(share[r]) + 1 + (o.pool ? std::max<std::size_t>(1, share[r] / 4) : 0));
+      link->set_max_weights(std::move(bound));
+    };
     replan();
+    bound_weights();
     double window_busy = 0, window_comm = 0;
     std::size_t window_rounds = 0;
     while (js.step < total && !reform) {
@@ -489,7 +500,10 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
           ideal_samples += window_rounds;
         }
         sizing.observe(step_secs, transfer);
-        if (o.policy == "adaptive") replan();
+        if (o.policy == "adaptive") {
+          replan();
+          bound_weights();
+        }
         window_busy = window_comm = 0;
         window_rounds = 0;
       }

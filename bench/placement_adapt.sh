@@ -26,7 +26,7 @@ for _ in $(seq 1 2400); do
   if [[ -n "${s:-}" && -n "${t:-}" && $((s * 10)) -ge $((t * 4)) ]]; then step=$s; break; fi
   sleep 0.05
 done
-build/hydra ctl --connect "$(cat "$tmp/job/node-3/address")" set cpu-limit 25 >/dev/null
+build/hydra ctl --as "$tmp/job/operator" --connect "$(cat "$tmp/job/node-3/address")" set cpu-limit 25 >/dev/null
 echo "node 3 set to cpu-limit 25 at step $step" >&2
 wait $demo
 /usr/bin/python3 - "$tmp/job/node-0/rounds.log" "$step" "$policy" <<'PY'

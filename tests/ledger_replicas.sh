@@ -48,7 +48,9 @@ writer 0 40 a &
 wa=$!
 writer 2 200 b &
 wb=$!
-sleep 2
+# Kill node 2 while the writers run, once some appends to it were acknowledged
+# (at most 30 s: these machines are shared and slow at times).
+for _ in $(seq 1 300); do [ "$(wc -l <"$tmp/acked-b" 2>/dev/null || echo 0)" -ge 5 ] && break; sleep 0.1; done
 kill -9 "${pids[2]}"
 wait "$wb" 2>/dev/null
 echo "killed node 2 after $(wc -l <"$tmp/acked-b" 2>/dev/null || echo 0) acknowledged appends to it"
