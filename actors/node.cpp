@@ -735,26 +735,39 @@ void handle_frame(self_ptr self, const inbound& in) {
           } else {
             const conn_id conn = in.conn;
             const std::uint64_t rid = req.getRequestId();
-            auto hash = std::make_shared<std::string>();
+            // The answer waits for the acknowledgement, which may come
+            // before author() returns (one live replica): then it is sent
+            // once the entry's hash is known.
+            struct pending_reply {
+              std::string hash;
+              bool ready = false, acked = false;
+              int replicas = 0;
+            };
+            auto pr = std::make_shared<pending_reply>();
+            auto answer = [self, conn, rid, pr, to = in.frame->sender()] {
+              auto& s2 = self->state;
+              capnp::MallocMessageBuilder mb;
+              wire::envelope_fields f;
+              f.recipient = to;
+              auto r = mb.initRoot<Message>().initCtlReply();
+              r.setRequestId(rid);
+              r.setOk(pr->acked);
+              r.setJson(nlohmann::json({{"hash", pr->hash}, {"acknowledged", pr->acked}, {"replicas", pr->replicas}})
+                            .dump());
+              s2.tp->send(conn, wire::seal(s2.cfg.identity, mb, f));
+            };
             auto e = st.ledger->author(
                 *k, req.getArgs()[2], amount, req.getArgs().size() == 5 ? std::string(req.getArgs()[4]) : "{}",
-                [self, conn, rid, hash, to = in.frame->sender()](bool acked, int replicas) {
-                  auto& s2 = self->state;
-                  capnp::MallocMessageBuilder mb;
-                  wire::envelope_fields f;
-                  f.recipient = to;
-                  [&](Message::Builder m) {
-                    auto r = m.initCtlReply();
-                    r.setRequestId(rid);
-                    r.setOk(acked);
-                    r.setJson(nlohmann::json({{"hash", *hash}, {"acknowledged", acked}, {"replicas", replicas}})
-                                  .dump());
-                  }(mb.initRoot<Message>());
-                  s2.tp->send(conn, wire::seal(s2.cfg.identity, mb, f));
+                [pr, answer](bool acked, int replicas) {
+                  pr->acked = acked;
+                  pr->replicas = replicas;
+                  pr->ready = true;
+                  if (!pr->hash.empty()) answer();
                 });
             if (e) {
-              *hash = to_hex(ledger::entry_hash(*e));
-              break;  // the callback answers (maybe already has)
+              pr->hash = to_hex(ledger::entry_hash(*e));
+              if (pr->ready) answer();
+              break;  // the callback answers (or has, just above)
             }
             ok = false;
             json = nlohmann::json({{"error", e.err().message}}).dump();

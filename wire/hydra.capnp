@@ -134,10 +134,11 @@ struct NodeSnapshot {
   roles @2 :List(ActorSnapshot);
 }
 
-# The data plane of a collective (comm/tcp_link): after a signed LinkHello
-# on each connection, frames carry `LinkChunk` messages (no per-frame
-# signature: the connection was authenticated by the hello; see
-# docs/protocol.md).
+# The data plane of a collective (comm/tcp_link): every connection is the
+# encrypted channel of trust/channel.hpp; inside it the connecting rank sends
+# a signed LinkHello, then frames carry `LinkChunk` messages (no per-frame
+# signature: the channel's AEAD authenticates every record; see
+# docs/protocol.md and docs/channel.md).
 struct LinkHello {
   group @0 :UInt64;          # which collective group this connection serves
   rank @1 :UInt32;           # the sender's rank in it
