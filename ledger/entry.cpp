@@ -1,5 +1,7 @@
 #include "ledger/entry.hpp"
 
+#include "common/bytes.hpp"
+
 #include <sodium.h>
 
 #include <array>
@@ -12,51 +14,14 @@ constexpr std::array<std::uint8_t, 4> tag = {'H', 'L', 'E', 1};
 constexpr const char* kind_names[] = {"contribution", "score", "compute_credit", "reward", "penalty", "admission", "revocation"};
 constexpr std::size_t kind_count = std::size(kind_names);
 
-void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
+void put_u64(std::vector<std::uint8_t>& out, std::uint64_t v) { put_le(out, v, 8); }
+void put_string(std::vector<std::uint8_t>& out, const std::string& s) { put_text(out, s, 4); }
 
-void put_u64(std::vector<std::uint8_t>& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-
-template <class Bytes>
-void put_bytes(std::vector<std::uint8_t>& out, const Bytes& b) {
-  out.insert(out.end(), b.begin(), b.end());
-}
-
-void put_string(std::vector<std::uint8_t>& out, const std::string& s) {
-  put_u32(out, static_cast<std::uint32_t>(s.size()));
-  put_bytes(out, s);
-}
-
-/// Bounds-checked little-endian reader; `ok` turns false on the first overrun.
-struct reader {
-  std::span<const std::uint8_t> in;
-  std::size_t pos = 0;
-  bool ok = true;
-
-  bool take(void* dst, std::size_t n) {
-    if (!ok || in.size() - pos < n) return ok = false;
-    std::memcpy(dst, in.data() + pos, n);
-    pos += n;
-    return true;
-  }
-  std::uint64_t uint(int bytes) {
-    std::uint8_t b[8] = {};
-    if (!take(b, static_cast<std::size_t>(bytes))) return 0;
-    std::uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | b[i];
-    return v;
-  }
+/// The ledger's strings: a u32 length, at most `max` bytes.
+struct reader : byte_reader {
   std::string string(std::size_t max) {
-    const auto n = static_cast<std::size_t>(uint(4));
-    if (!ok || n > max || in.size() - pos < n) {
-      ok = false;
-      return {};
-    }
-    std::string s(reinterpret_cast<const char*>(in.data() + pos), n);
-    pos += n;
+    std::string s;
+    if (!text(s, 4, max)) return {};
     return s;
   }
 };
@@ -96,7 +61,7 @@ std::vector<std::uint8_t> encode(const entry& e) {
 }
 
 result<entry> decode(std::span<const std::uint8_t> bytes) {
-  reader r{bytes};
+  reader r{{bytes}};
   std::array<std::uint8_t, 4> t{};
   if (!r.take(t.data(), t.size()) || t != tag) return bad("bad tag or version");
   entry e;

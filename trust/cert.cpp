@@ -1,5 +1,7 @@
 #include "trust/cert.hpp"
 
+#include "common/bytes.hpp"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -27,47 +29,12 @@ void ensure_sodium() {
 
 using bytes = std::vector<std::uint8_t>;
 
-void put_uint(bytes& out, std::uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
+void put_uint(bytes& out, std::uint64_t v, int n) { put_le(out, v, n); }
+void put_string16(bytes& out, std::string_view s) { put_text(out, s, 2); }
 
-template <class Range>
-void put_bytes(bytes& out, const Range& b) {
-  out.insert(out.end(), b.begin(), b.end());
-}
-
-void put_string16(bytes& out, std::string_view s) {
-  put_uint(out, s.size(), 2);
-  put_bytes(out, s);
-}
-
-/// Bounds-checked little-endian reader; `ok` turns false on the first overrun.
-struct reader {
-  std::span<const std::uint8_t> in;
-  std::size_t pos = 0;
-  bool ok = true;
-
-  bool take(void* dst, std::size_t n) {
-    if (!ok || in.size() - pos < n) return ok = false;
-    std::memcpy(dst, in.data() + pos, n);
-    pos += n;
-    return true;
-  }
-  std::uint64_t uint(int n) {
-    std::uint8_t b[8] = {};
-    if (!take(b, static_cast<std::size_t>(n))) return 0;
-    std::uint64_t v = 0;
-    for (int i = n - 1; i >= 0; --i) v = (v << 8) | b[i];
-    return v;
-  }
-  /// A u16-length string of at most `max` bytes; false when longer or cut off.
-  bool string16(std::string& s, std::size_t max) {
-    const auto n = static_cast<std::size_t>(uint(2));
-    if (!ok || n > max || in.size() - pos < n) return ok = false;
-    s.assign(reinterpret_cast<const char*>(in.data() + pos), n);
-    pos += n;
-    return true;
-  }
+/// Certificates' strings: a u16 length.
+struct reader : byte_reader {
+  bool string16(std::string& s, std::size_t max) { return text(s, 2, max); }
 };
 
 error bad(const char* what, const std::string& reason) {
@@ -112,7 +79,7 @@ bytes cert_body(const membership_cert& m) {
 
 /// Parses a certificate's fields without checking its signature.
 result<membership_cert> parse_cert(std::span<const std::uint8_t> in) {
-  reader r{in};
+  reader r{{in}};
   std::array<std::uint8_t, 4> t{};
   if (!r.take(t.data(), t.size()) || t != cert_tag)
     return bad("certificate", "not a Hydra membership certificate (bad tag or version)");
@@ -178,7 +145,7 @@ result<std::vector<std::uint8_t>> encode_cluster(const cluster& c, const wire::i
 }
 
 result<cluster> decode_cluster(std::span<const std::uint8_t> in) {
-  reader r{in};
+  reader r{{in}};
   std::array<std::uint8_t, 4> t{};
   if (!r.take(t.data(), t.size()) || t != cluster_tag)
     return bad("cluster file", "not a Hydra cluster file (bad tag or version)");

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/bytes.hpp"
 #include "trust/cert.hpp"
 
 namespace hydra::trust {
@@ -16,16 +17,7 @@ namespace {
 
 error os_error(const std::string& what) { return make_error(errc::io, what + ": " + std::strerror(errno)); }
 
-bool write_all(int fd, const std::uint8_t* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
+bool write_all(int fd, const std::uint8_t* p, std::size_t n) { return write_all_fd(fd, p, n); }
 
 std::string dir_of(const std::string& path) {
   const auto slash = path.rfind('/');

@@ -1,5 +1,7 @@
 #include "wire/identity.hpp"
 
+#include "common/bytes.hpp"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -53,16 +55,7 @@ status ensure_dir(const std::string& dir) {
   return {};
 }
 
-bool write_all(int fd, const std::uint8_t* p, std::size_t n) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return true;
-}
+bool write_all(int fd, const std::uint8_t* p, std::size_t n) { return write_all_fd(fd, p, n); }
 
 /// Moves `from` to `to` unless `to` exists (then returns EEXIST in errno).
 bool rename_no_replace(const std::string& from, const std::string& to) {
