@@ -120,6 +120,7 @@ bool reader::fill(std::size_t at_least) {
 }
 
 std::size_t reader::read_plain(std::uint8_t* dst, std::size_t n) {
+  if (n == 0) return 0;  // an empty dataset's buffer may be null: memcpy(null, ..., 0) is undefined
   std::size_t got = std::min<std::size_t>(n, z_.avail_in);
   std::memcpy(dst, z_.next_in, got);
   z_.next_in += got;

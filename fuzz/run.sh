@@ -3,7 +3,7 @@
 # GCC one) and runs each in turn, one at a time, under nice. Fails when a
 # target crashes, leaks, times out or fails to build. See fuzz/README.md.
 #
-#   fuzz/run.sh --short               ~15 s or 200k runs per target (the CI test fuzz.short)
+#   fuzz/run.sh --short               ~8 s or 100k runs per target (the CI test fuzz.short)
 #   fuzz/run.sh --long                10M runs per target (no time limit)
 #   fuzz/run.sh --time S --runs N     custom limits
 #   options: --build DIR (default build/fuzz-build), --only a,b  (targets),
@@ -22,7 +22,7 @@ extra=()
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --short) max_time=15; runs=200000 ;;
+    --short) max_time=8; runs=100000 ;;
     --long) max_time=0; runs=10000000 ;;
     --time) max_time="$2"; shift ;;
     --runs) runs="$2"; shift ;;
