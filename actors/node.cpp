@@ -2,6 +2,7 @@
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
+#include <kj/exception.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -1068,7 +1069,22 @@ node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* t
         start_lookup(s, s.cfg.identity.id, true, s.now());
         drive_lookups(s, s.now());
       },
-      [=](frame_atom, const inbound& in) { handle_frame(self, in); },
+      [=](frame_atom, const inbound& in) {
+        // A frame that passed open() is fully bounds-checked, but Cap'n
+        // Proto still throws when a hostile layout makes reads exceed the
+        // traversal budget: that costs the sender its connection, never
+        // the node.
+        try {
+          handle_frame(self, in);
+        } catch (const kj::Exception& e) {
+          log_refusal(self->state, "frame from " + id_short(in.frame->sender()) +
+                                       " could not be read: " + std::string(e.getDescription().cStr()).substr(0, 120));
+          self->state.tp->close(in.conn);
+        } catch (const std::exception& e) {
+          log_refusal(self->state, "frame from " + id_short(in.frame->sender()) + ": " + e.what());
+          self->state.tp->close(in.conn);
+        }
+      },
       [=](closed_atom, conn_id c, const std::string& reason) {
         auto& s = self->state;
         for (auto it = s.out_conns.begin(); it != s.out_conns.end(); ++it)

@@ -234,6 +234,10 @@ struct frame_opener {
       f.reader.emplace(words, options_for(words.size()));
       f.message = f.reader->getRoot<Message>();
       internal::traverse(capnp::toDynamic(f.message));
+      // The traversal spent this reader's budget; handlers get a fresh one,
+      // so reading what was just traversed (at most its cost) cannot throw.
+      f.reader.emplace(words, options_for(words.size()));
+      f.message = f.reader->getRoot<Message>();
       return {};
     } catch (const kj::Exception& e) {
       return invalid("payload does not parse: " + describe(e));
