@@ -50,6 +50,20 @@ struct recorder {
   }
 };
 
+/// A plain TCP connection to 127.0.0.1:port (-1 on failure).
+int raw_connect(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 std::vector<std::uint8_t> ping(const wire::identity& id, std::uint64_t nonce) {
   capnp::MallocMessageBuilder mb;
   mb.initRoot<Message>().initPing().setNonce(nonce);
@@ -100,12 +114,8 @@ TEST(Transport, GarbageClosesOnlyThatConnection) {
   ASSERT_TRUE(port);
   server.start();
   // A raw socket sends a segment table claiming a 2 GiB frame.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(*port);
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  const int fd = raw_connect(*port);
+  ASSERT_GE(fd, 0);
   const std::uint32_t header[2] = {0, 0x10000000};
   ASSERT_EQ(::send(fd, header, sizeof header, 0), 8);
   ASSERT_TRUE(r.wait([&] { return !r.logs.empty(); }));
@@ -284,12 +294,8 @@ TEST(SecureTransport, SilentAndSurplusConnectionsAreBounded) {
   server.start();
   std::vector<int> fds;
   for (int i = 0; i < 20; ++i) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(*port);
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    const int fd = raw_connect(*port);
+    ASSERT_GE(fd, 0);
     fds.push_back(fd);
   }
   EXPECT_TRUE(server_side.logged("refusing connection"));
@@ -298,13 +304,8 @@ TEST(SecureTransport, SilentAndSurplusConnectionsAreBounded) {
   EXPECT_TRUE(server_side.wait([&] { return server.connections() == 0; }));
   for (int fd : fds) ::close(fd);
   // Junk where the handshake should be closes at once.
-  recorder r;
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(*port);
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  const int fd = raw_connect(*port);
+  ASSERT_GE(fd, 0);
   std::vector<std::uint8_t> junk(1 << 16, 0xA5);
   ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
   EXPECT_TRUE(server_side.logged("rejected handshake"));
