@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "comm/allreduce.hpp"
+#include "common/checkpoint_file.hpp"
 #include "common/duty_cycle.hpp"
 #include "common/env.hpp"
 #include "common/hash.hpp"
@@ -90,52 +91,21 @@ struct job_state {
   }
 };
 
-// Checkpoint file: "HYDRACK1", u64 payload bytes, 32-byte BLAKE2b of the
-// payload, then the payload (job_state::save). Written to a temporary file,
-// fsync'd, renamed over the old one, and the folder fsync'd: a crash leaves
-// the old or the new checkpoint, never a torn one.
-constexpr char ck_magic[8] = {'H', 'Y', 'D', 'R', 'A', 'C', 'K', '1'};
-
+// Checkpoint file: common/checkpoint_file.hpp frames the payload
+// (job_state::save) with a magic, its size and its BLAKE2b; the write is
+// atomic (temporary file, fsync, rename, folder fsync).
 status save_checkpoint(const std::string& path, const job_state& js) {
   std::vector<std::byte> blob;
   js.save(blob);
-  const auto digest = blake2b_256(blob);
-  const std::uint64_t size = blob.size();
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error(errc::io, tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, ck_magic, 8) == 8 && ::write(fd, &size, 8) == 8 &&
-            ::write(fd, digest.data(), digest.size()) == static_cast<ssize_t>(digest.size()) &&
-            ::write(fd, blob.data(), blob.size()) == static_cast<ssize_t>(blob.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return make_error(errc::io, path + ": cannot write checkpoint");
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
+  return write_checkpoint_file(path, blob);
 }
 
 /// Loads a checkpoint made for the same model and optimizer; any damage or
 /// mismatch is an error naming the file (the job then starts from scratch).
 status load_checkpoint(const std::string& path, job_state& js) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return make_error(errc::not_found, path + ": no checkpoint");
-  char magic[8];
-  std::uint64_t size = 0;
-  digest256 digest{};
-  if (!f.read(magic, 8) || std::memcmp(magic, ck_magic, 8) != 0)
-    return make_error(errc::invalid_input, path + ": not a Hydra checkpoint");
-  if (!f.read(reinterpret_cast<char*>(&size), 8) || size != js.bytes())
-    return make_error(errc::invalid_input, path + ": checkpoint is for another model or optimizer");
-  std::vector<std::byte> blob(size);
-  if (!f.read(reinterpret_cast<char*>(digest.data()), digest.size()) ||
-      !f.read(reinterpret_cast<char*>(blob.data()), static_cast<std::streamsize>(size)))
-    return make_error(errc::invalid_input, path + ": truncated checkpoint");
-  if (blake2b_256(blob) != digest) return make_error(errc::invalid_input, path + ": checkpoint fails its checksum");
-  js.load(blob);
+  auto blob = read_checkpoint_file(path, js.bytes());
+  if (!blob) return blob.err();
+  js.load(*blob);
   return {};
 }
 

@@ -29,6 +29,7 @@
 #ifdef HYDRA_FUZZ_CHANNEL
 #include "fuzz/channel_setup.hpp"
 #endif
+#include "common/checkpoint_file.hpp"
 #ifdef HYDRA_FUZZ_CERT
 #include "trust/cert.hpp"
 #endif
@@ -326,6 +327,25 @@ void cert_seeds() {
 }
 #endif
 
+// ---- checkpoints ---------------------------------------------------------------
+
+void checkpoint_seeds() {
+  // Two bytes of the job state's size, then the file.
+  auto seed = [](const std::string& name, const std::vector<std::byte>& payload, std::size_t expected) {
+    const auto file = encode_checkpoint(payload);
+    std::string s;
+    s += static_cast<char>(expected & 0xff);
+    s += static_cast<char>(expected >> 8);
+    s.append(reinterpret_cast<const char*>(file.data()), file.size());
+    put("checkpoint", name, s);
+  };
+  std::vector<std::byte> state(300);
+  for (std::size_t i = 0; i < state.size(); ++i) state[i] = static_cast<std::byte>(i * 13);
+  seed("good", state, state.size());
+  seed("empty_state", {}, 0);
+  seed("other_model", state, 200);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -339,6 +359,7 @@ int main(int argc, char** argv) {
   wire_seeds(chain);
   snapshot_seeds();
   data_seeds();
+  checkpoint_seeds();
 #ifdef HYDRA_FUZZ_CHANNEL
   channel_seeds();
 #endif
