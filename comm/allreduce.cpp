@@ -331,12 +331,31 @@ void filtered_segment(const float* const* col, const int* rank_of, std::size_t c
   }
 }
 
-/// True if every value is a number (not NaN or infinite).
+/// True if every value is a number (not NaN or infinite): its exponent bits
+/// are not all ones. GCC's -O2 cost model leaves the plain loop scalar
+/// (perf: a quarter of a 16 MiB all-reduce's CPU), so it runs on 8-lane
+/// vectors of the magnitude bits, keeping the largest; finite iff that is
+/// below the infinity pattern.
 bool all_finite(std::span<const float> x) {
-  // Branch-free over the exponent bits (all ones: NaN or Inf), so it vectorises.
-  std::uint32_t bad = 0;
-  for (float v : x) bad |= (std::bit_cast<std::uint32_t>(v) & 0x7f800000u) == 0x7f800000u;
-  return bad == 0;
+  using lanes = std::uint32_t __attribute__((vector_size(32)));
+  constexpr std::uint32_t inf = 0x7f800000u;
+  const std::size_t n = x.size(), whole = n / 8 * 8;
+  std::uint32_t worst = 0;
+  for (std::size_t i = 0; i < whole;) {
+    // Blocks of 4096 values, so a NaN near the start ends the scan early.
+    const std::size_t end = std::min(whole, i + 4096);
+    lanes m = {};
+    for (; i < end; i += 8) {
+      lanes v;
+      std::memcpy(&v, x.data() + i, sizeof v);
+      v &= 0x7fffffffu;
+      m = m > v ? m : v;
+    }
+    for (int k = 0; k < 8; ++k) worst = std::max(worst, m[k]);
+    if (worst >= inf) return false;
+  }
+  for (std::size_t i = whole; i < n; ++i) worst = std::max(worst, std::bit_cast<std::uint32_t>(x[i]) & 0x7fffffffu);
+  return worst < inf;
 }
 
 /// The weight rank q of a group of n may claim (mean), or 0 for no bound.

@@ -211,6 +211,33 @@ TEST(AllreduceTrust, MeanOfOneDropsItsOwnNonFiniteValues) {
   for (float v : x) EXPECT_EQ(v, 0.0f);
 }
 
+// The finiteness check runs on 8-lane blocks with a scalar tail: a bad
+// value anywhere -- first lane, last lane, across a 4096-value block, in
+// the tail -- is found, and the largest finite values, subnormals and -0 pass.
+TEST(AllreduceTrust, MeanOfOneFindsANonFiniteValueAtAnyPosition) {
+  const std::size_t n = 10007;
+  for (std::size_t at : {std::size_t{0}, std::size_t{7}, std::size_t{8}, std::size_t{4095}, std::size_t{4096},
+                         std::size_t{9000}, std::size_t{10000}, n - 1})
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+      auto links = make_inproc_group(1);
+      std::vector<float> x(n, 1.0f);
+      x[at] = bad;
+      auto got = ring_allreduce(*links[0], x, 1.0, {});
+      ASSERT_TRUE(got);
+      EXPECT_EQ(got->dropped.size(), 1u) << "bad value at " << at;
+    }
+  auto links = make_inproc_group(1);
+  std::vector<float> x(n, 1.0f);
+  x[5] = std::numeric_limits<float>::max();
+  x[4100] = -std::numeric_limits<float>::max();
+  x[n - 1] = std::numeric_limits<float>::denorm_min();
+  x[9] = -0.0f;
+  auto got = ring_allreduce(*links[0], x, 1.0, {});
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(got->dropped.empty());
+  EXPECT_EQ(x[5], std::numeric_limits<float>::max());
+}
+
 TEST(AllreduceTrust, MeanRejectsMaxWeightsOfTheWrongSize) {
   auto links = make_inproc_group(1);
   std::vector<float> x(10, 1.0f);
