@@ -42,9 +42,12 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+std::size_t record_bytes = trust::channel_config{}.max_record;
+
 trust::channel_config config(const wire::identity& self) {
   trust::channel_config c;
   c.self = &self;
+  c.max_record = record_bytes;
   c.cluster.fill(1);
   c.verify = [](const wire::public_key&, std::span<const std::uint8_t>) -> result<trust::peer_grant> {
     return trust::peer_grant{};  // membership is the key list
@@ -221,6 +224,7 @@ int main(int argc, char** argv) {
     else if (k == "--seed") seed = argv[i + 1];
     else if (k == "--reps") o.reps = std::atoi(argv[i + 1]);
     else if (k == "--segment-bytes") o.segment = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (k == "--record-bytes") record_bytes = std::strtoull(argv[i + 1], nullptr, 10);
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;

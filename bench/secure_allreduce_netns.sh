@@ -7,10 +7,14 @@
 # --rank, reps interleaved, medians). Prints each run's medians and ratio,
 # then the median over runs. Goal: encrypted >= 0.95x plaintext on the
 # shaped link.
-# No MPI row: mpirun's ranks reach its PMIx server (PMIx 4.2) over TCP on
-# 127.0.0.1 of mpirun's namespace, so a rank under `ip netns exec` in the
-# other namespace fails MPI_Init ("OPAL ERROR: Unreachable"), also with
-# PMIX_MCA_ptl_tcp_remote_connections=1 and the server URI rewritten.
+# Then Open MPI's MPI_Allreduce over the tcp btl on the same link: mpirun
+# runs in namespace a and starts one orted in each namespace through an rsh
+# agent that is `ip netns exec NS` (plm_rsh_agent; the "hosts" are the
+# namespace names, each with its own TMPDIR so the two orteds, which share
+# a hostname, keep separate session folders). Its best configuration on this
+# link was btl_tcp_links 4 (measured: 1 link 304 ms, 2: 192, 3: 185, 4: 188,
+# 8 hangs; the allreduce algorithm, socket buffers and eager limits changed
+# < 5%); MPI_LINKS overrides it.
 #
 #   bench/secure_allreduce_netns.sh [--bytes B] [--reps R] [--runs N] [--rate RATE]
 #   defaults: --bytes 16777216 --reps 20 --runs 3 --rate 1gbit
@@ -18,11 +22,13 @@
 # Needs root and iproute2 (ip netns, tc). The namespaces (hysec-PID-a/b) are
 # removed on exit, also on failure or Ctrl-C. Environment: BUILD (default
 # build), SECURE_BENCH (default $BUILD/bench/hydra_secure_allreduce, must
-# have --rank), PYTHON (default /usr/bin/python3).
+# have --rank), MPI_BENCH (default $BUILD/bench/hydra_mpi_allreduce; no MPI
+# row when it or mpirun is missing), MPI_LINKS (default 4), PYTHON (default
+# /usr/bin/python3).
 set -euo pipefail
 
 die() { echo "secure_allreduce_netns.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
 bytes=$((16 << 20)) reps=20 runs=3 rate=1gbit
 while [[ $# -gt 0 ]]; do
@@ -45,6 +51,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build}
 secure_bench=${SECURE_BENCH:-$build/bench/hydra_secure_allreduce}
 py=${PYTHON:-/usr/bin/python3}
+mpi_bench=${MPI_BENCH:-$build/bench/hydra_mpi_allreduce}
+mpi_links=${MPI_LINKS:-4}
 [[ -x $secure_bench ]] || die "$secure_bench not built (cmake --build build --target hydra_secure_allreduce)"
 
 ns_a="hysec-$$-a" ns_b="hysec-$$-b" veth_a="hysec$$a" veth_b="hysec$$b"
@@ -78,6 +86,21 @@ ip -n "$ns_a" route get "$ip_b" | grep -q "dev $veth_a" || die "no route $ip_a -
 echo "link: $ns_a/$veth_a $ip_a <-> $ns_b/$veth_b $ip_b, tbf rate $rate burst 256kb latency 50ms on both ends" >&2
 
 results="$work/results"
+agent=""
+if [[ -x $mpi_bench ]] && command -v mpirun >/dev/null; then
+  # Open MPI's rsh agent is called as "AGENT HOST COMMAND...": HOST is a namespace here.
+  agent="$work/netns-rsh"
+  cat >"$agent" <<EOF
+#!/bin/sh
+ns="\$1"; shift
+mkdir -p "$work/tmp-\$ns"
+export TMPDIR="$work/tmp-\$ns"
+exec ip netns exec "\$ns" /bin/sh -c "\$*"
+EOF
+  chmod +x "$agent"
+else
+  echo "secure_allreduce_netns.sh: warning: $mpi_bench or mpirun missing; no MPI row" >&2
+fi
 for run in $(seq 1 "$runs"); do
   seed=$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
   echo "run $run/$runs: p2p encrypted + plaintext, $bytes bytes, $reps reps" >&2
@@ -90,6 +113,18 @@ for run in $(seq 1 "$runs"); do
     die "p2p run $run failed"
   fi
   wait "$r1" || { cat "$work/rank1.out" >&2; die "p2p rank 1 of run $run failed"; }
+  if [[ -n $agent ]]; then
+    echo "run $run/$runs: mpi tcp, btl_tcp_links $mpi_links" >&2
+    # MPI prints every size up to $bytes; the table keeps $bytes.
+    if ! (cd "$work" && ip netns exec "$ns_a" timeout 300 mpirun --allow-run-as-root --oversubscribe \
+          --mca plm_rsh_agent "$agent" -H "$ns_a:1,$ns_b:1" -np 2 --mca pml ob1 --mca btl tcp,self \
+          --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
+          --mca btl_tcp_links "$mpi_links" "$mpi_bench" tcp "$bytes" 2>"$work/mpi.err") |
+        grep '^{' | sed "s/^{/{\"run\":$run,/" >>"$results"; then
+      tail -5 "$work/mpi.err" >&2
+      echo "secure_allreduce_netns.sh: warning: mpi run $run failed; its cell stays empty" >&2
+    fi
+  fi
 done
 echo "tbf on $veth_a after the runs:" >&2
 ip netns exec "$ns_a" tc -s qdisc show dev "$veth_a" | sed 's/^/  /' >&2
