@@ -44,7 +44,8 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 mpirun_base=(mpirun --allow-run-as-root --oversubscribe --mca pml ob1)
 declare -A btl_args=(
-  [tcp]="--mca btl tcp,self --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo"
+  # btl_tcp_links 2: Open MPI's best over loopback here (16 MiB, 2 ranks: 88.5 ms with 1 link, 74.5 with 2 or 4).
+  [tcp]="--mca btl tcp,self --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo --mca btl_tcp_links 2"
   [vader]="--mca btl vader,self --mca oob_tcp_if_include lo"
 )
 for n in $ranks; do
