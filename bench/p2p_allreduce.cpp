@@ -39,7 +39,10 @@ int run_rank(int rank, const std::vector<std::string>& addrs, int listen_fd, int
     std::vector<float> data(bytes / sizeof(float), 1.0f + rank);
     std::vector<double> ms;
     for (int rep = 0; rep < reps + 3; ++rep) {
-      if (!engine.run(**l, sync, 1.0, opt)) return 1;  // line up the ranks
+      if (auto r = engine.run(**l, sync, 1.0, opt); !r) {  // line up the ranks
+        std::fprintf(stderr, "rank %d: lining up before %zu bytes: %s\n", rank, bytes, r.err().message.c_str());
+        return 1;
+      }
       const auto t0 = comm::clock::now();
       if (auto r = engine.run(**l, data, 1.0, opt); !r) {
         std::fprintf(stderr, "rank %d: %s\n", rank, r.err().message.c_str());
@@ -63,6 +66,19 @@ int run_rank(int rank, const std::vector<std::string>& addrs, int listen_fd, int
 int main(int argc, char** argv) {
   int ranks = 2, reps = 10;
   std::size_t max_bytes = 64u << 20, segment = 1u << 20;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::printf("usage: hydra_p2p_allreduce [--ranks N (2)] [--reps R (10)] [--max-bytes B (64 MiB)]\n"
+                  "                           [--segment-bytes S (1 MiB)]\n"
+                  "Times Hydra's ring all-reduce over encrypted loopback TCP in N forked rank processes,\n"
+                  "4 KiB .. B, and prints one JSON line per size (medians after 3 warm-up rounds).\n"
+                  "Any failed round is printed with its rank and error, and the exit status is 1.\n");
+      return 0;
+    }
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "%s needs a value (see --help)\n", argv[argc - 1]);
+    return 2;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--ranks") ranks = std::atoi(argv[i + 1]);
@@ -96,10 +112,14 @@ int main(int argc, char** argv) {
     kids.push_back(pid);
   }
   int rc = run_rank(0, addrs, fds[0], reps, max_bytes, segment);
-  for (pid_t p : kids) {
+  for (std::size_t i = 0; i < kids.size(); ++i) {
     int st = 0;
-    waitpid(p, &st, 0);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) rc = 1;
+    waitpid(kids[i], &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      std::fprintf(stderr, "rank %zu exited with %s %d\n", i + 1, WIFEXITED(st) ? "status" : "signal",
+                   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+      rc = 1;
+    }
   }
   return rc;
 }

@@ -215,6 +215,21 @@ int main(int argc, char** argv) {
   options o;
   int rank = -1;
   std::string listen, peer, seed;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::printf(
+          "usage: hydra_secure_allreduce [--bytes B (16 MiB)] [--reps R (10)] [--segment-bytes S (1 MiB)]\n"
+          "                              [--record-bytes N (the channel's default, 1 MiB)]\n"
+          "       hydra_secure_allreduce --rank 0|1 --listen IP:PORT --peer IP:PORT --seed HEX [same options]\n"
+          "The 2-rank p2p all-reduce over encrypted and plaintext tcp_link (reps interleaved), then the\n"
+          "handshake's cost; one JSON line each. With --rank, one rank of a two-process run (used by\n"
+          "bench/secure_allreduce_netns.sh; both ranks pass the same --seed, which derives the keys).\n");
+      return 0;
+    }
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "%s needs a value (see --help)\n", argv[argc - 1]);
+    return 2;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--bytes") o.bytes = std::strtoull(argv[i + 1], nullptr, 10);

@@ -1,4 +1,5 @@
 #include "comm/tcp_link.hpp"
+#include "comm/internal/test_rounds.hpp"
 
 #include <gtest/gtest.h>
 #include <arpa/inet.h>
@@ -158,6 +159,27 @@ void ring_allreduce_is_exact(bool plaintext) {
 }
 
 TEST(TcpLink, RingAllreduceIsExactAndIdenticalOnEveryRank) { ring_allreduce_is_exact(false); }
+
+// The random back-to-back plans of allreduce_property.test.cpp over real
+// encrypted TCP links: 2..5 ranks, one group per seed.
+class TcpCollectiveProperty : public ::testing::TestWithParam<int> {};
+
+TEST_P(TcpCollectiveProperty, EveryCallSucceedsAndAgreesOnEveryRank) {
+  const std::uint64_t seed = 0x7c90000u + static_cast<std::uint64_t>(GetParam());
+  const int n = 2 + static_cast<int>(seed % 4);
+  const auto plan = testing::random_plan(seed, n, 30);
+  group_fixture g(n);
+  auto links = g.open_all(40 + static_cast<std::uint64_t>(GetParam()));
+  for (auto& l : links) ASSERT_TRUE(l);
+  std::vector<testing::rank_log> logs(static_cast<std::size_t>(n));
+  std::vector<std::thread> ts;
+  for (int r = 0; r < n; ++r)
+    ts.emplace_back([&, r] { logs[static_cast<std::size_t>(r)] = testing::play(r, *links[r], plan); });
+  for (auto& t : ts) t.join();
+  testing::check_logs(logs, plan);
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, TcpCollectiveProperty, ::testing::Range(0, 8));
 
 TEST(TcpLink, PlaintextBenchmarkModeCarriesTheSameRing) { ring_allreduce_is_exact(true); }
 
