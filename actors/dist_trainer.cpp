@@ -17,6 +17,7 @@
 #include "common/hash.hpp"
 #include "data/batcher.hpp"
 #include "data/idx.hpp"
+#include "data/standardize.hpp"
 #include "kernels/model.hpp"
 #include "kernels/optimizer.hpp"
 #include "placement/policy.hpp"
@@ -51,7 +52,8 @@ struct job_state {
   std::vector<float>* anchor = nullptr;
 
   std::size_t bytes() const {
-    std::size_t b = 3 * sizeof(std::uint64_t) + m->params().size_bytes() + inner->state().size_bytes();
+    std::size_t b = 3 * sizeof(std::uint64_t) + m->standardization_state().size_bytes() + m->params().size_bytes() +
+                    inner->state().size_bytes();
     if (outer) b += outer->state().size_bytes() + anchor->size() * sizeof(float);
     return b;
   }
@@ -64,6 +66,7 @@ struct job_state {
     };
     const std::uint64_t head[3] = {step, inner->steps(), outer ? outer->steps() : 0};
     put(head, sizeof head);
+    put(m->standardization_state().data(), m->standardization_state().size_bytes());
     put(m->params().data(), m->params().size_bytes());
     put(inner->state().data(), inner->state().size_bytes());
     if (outer) {
@@ -81,6 +84,7 @@ struct job_state {
     get(head, sizeof head);
     step = head[0];
     inner->set_steps(head[1]);
+    get(m->standardization_state().data(), m->standardization_state().size_bytes());
     get(m->params().data(), m->params().size_bytes());
     get(inner->state().data(), inner->state().size_bytes());
     if (outer) {
@@ -179,6 +183,12 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   if (!made) return made.err();
   kernels::model& m = **made;
   m.init(o.seed);  // same seed on every rank: identical start
+  if (o.standardize) {
+    const auto ps = data::compute_pixel_stats(train);
+    const float mean[] = {static_cast<float>(ps.mean)}, sd[] = {static_cast<float>(ps.stddev)};
+    if (auto st = m.set_standardization(mean, sd); !st) return st.err();
+    spdlog::info("inputs standardised: pixel mean {:.4f}, std {:.4f} (training set)", ps.mean, ps.stddev);
+  }
   kernels::optimizer_config oc;
   oc.kind = o.optimizer;
   oc.lr = o.lr > 0 ? o.lr : (o.optimizer == "adam" ? 0.001f : 0.1f);
@@ -441,7 +451,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       for (int r = 0; r < n && r < static_cast<int>(credit_samples.size()); ++r)
         credit_samples[r] += share[r] * round_steps;
       if (out.rounds % 100 == 0) report_credits();
-      if (o.board && (out.rounds % 5 == 0 || js.step == total)) o.board->publish(o.model, m.params(), js.step);
+      if (o.board && (out.rounds % 5 == 0 || js.step == total)) o.board->publish(o.model, m.params(), js.step, m.standardization_state());
       const double round = seconds_between(round_from, e.now());
       round_time_sum += round;
       if (round_log.is_open()) round_log << js.step << ' ' << round << ' ' << last_ideal << '\n';
@@ -485,7 +495,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     }
   }
   report_credits();
-  if (o.board) o.board->publish(o.model, m.params(), js.step);
+  if (o.board) o.board->publish(o.model, m.params(), js.step, m.standardization_state());
   if (!o.checkpoint.empty()) {
     // The job is done: a later job in this folder starts afresh.
     std::error_code ec;

@@ -44,6 +44,10 @@ struct dist_train_options {
   std::uint64_t seed = 1;
   std::string data;        ///< IDX folder; empty = Fashion-MNIST
   std::size_t limit = 0;   ///< first N training samples only
+  /// Inputs standardised with the training set's pixel mean and std
+  /// (data/standardize.hpp); the group adopts its state source's values,
+  /// and checkpoints and the scorers' copy carry them.
+  bool standardize = true;
   int threads = 1;
   std::string mode = "sync";  ///< "sync" or "local"
   int local_steps = 8;        ///< H, local mode

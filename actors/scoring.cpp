@@ -9,19 +9,23 @@
 
 namespace hydra::actors {
 
-void model_board::publish(const std::string& model_name, std::span<const float> params, std::uint64_t step) {
+void model_board::publish(const std::string& model_name, std::span<const float> params, std::uint64_t step,
+                          std::span<const float> standardization) {
   std::lock_guard lock(mu_);
   name_ = model_name;
   params_.assign(params.begin(), params.end());
+  norm_.assign(standardization.begin(), standardization.end());
   step_ = step;
   set_ = true;
 }
 
-bool model_board::read(std::string& model_name, std::vector<float>& params, std::uint64_t& step) const {
+bool model_board::read(std::string& model_name, std::vector<float>& params, std::uint64_t& step,
+                       std::vector<float>* standardization) const {
   std::lock_guard lock(mu_);
   if (!set_) return false;
   model_name = name_;
   params = params_;
+  if (standardization) *standardization = norm_;
   step = step_;
   return true;
 }
@@ -100,7 +104,7 @@ result<score_result> scorer::score(const data::dataset& c) {
   std::uint64_t step = 0;
   std::string name;
   if (!loaded_) return make_error(errc::unavailable, "model not ready");
-  if (!board_ || !board_->read(name, params_, step)) return make_error(errc::unavailable, "model not ready");
+  if (!board_ || !board_->read(name, params_, step, &norm_)) return make_error(errc::unavailable, "model not ready");
   if (!ctx_) ctx_ = std::make_unique<kernels::context>(1);
   if (!model_ || model_name_ != name) {
     auto m = kernels::model::make(name, *ctx_);
@@ -112,6 +116,14 @@ result<score_result> scorer::score(const data::dataset& c) {
   if (c.sample_size() != val_.sample_size() || c.size() == 0)
     return make_error(errc::invalid_input, "contribution shape does not match the model");
   std::copy(params_.begin(), params_.end(), model_->params().begin());
+  // The trainers' input standardisation: contributions and the held-out set
+  // are scored as the model sees its training data.
+  auto norm = model_->standardization_state();
+  if (norm_.size() == norm.size()) {
+    std::copy(norm_.begin(), norm_.end(), norm.begin());
+  } else {
+    for (std::size_t i = 0; i < norm.size(); ++i) norm[i] = i < norm.size() / 2 ? 0.0f : 1.0f;
+  }
 
   auto eval = [&](const data::dataset& d, double& loss) {
     std::vector<std::int32_t> y(d.labels.begin(), d.labels.end());

@@ -31,14 +31,18 @@ namespace hydra::actors {
 
 class model_board {
  public:
-  void publish(const std::string& model_name, std::span<const float> params, std::uint64_t step);
-  /// Copies the latest weights; false before the first publish.
-  bool read(std::string& model_name, std::vector<float>& params, std::uint64_t& step) const;
+  /// `standardization`: the model's standardization_state() (empty = none).
+  void publish(const std::string& model_name, std::span<const float> params, std::uint64_t step,
+               std::span<const float> standardization = {});
+  /// Copies the latest weights (and, if asked, the input standardisation);
+  /// false before the first publish.
+  bool read(std::string& model_name, std::vector<float>& params, std::uint64_t& step,
+            std::vector<float>* standardization = nullptr) const;
 
  private:
   mutable std::mutex mu_;
   std::string name_;
-  std::vector<float> params_;
+  std::vector<float> params_, norm_;
   std::uint64_t step_ = 0;
   bool set_ = false;
 };
@@ -93,7 +97,7 @@ class scorer {
   std::unique_ptr<kernels::context> ctx_;
   std::unique_ptr<kernels::model> model_;
   std::string model_name_;
-  std::vector<float> params_;
+  std::vector<float> params_, norm_;
 };
 
 /// Loss-delta step size and the readiness threshold, documented in scoring.cpp.

@@ -502,6 +502,8 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--seed", j.seed, "Seed (same on every trainer)");
   cmd->add_option("--data", j.data, "IDX folder");
   cmd->add_option("--limit", j.limit, "Train on the first N samples");
+  cmd->add_flag("--standardize,!--no-standardize", j.standardize,
+                "Standardise inputs with the training set's pixel mean and std (default on)");
   cmd->add_option("--threads", j.threads, "Compute threads")->check(CLI::Range(1, 1024));
   cmd->add_option("--mode", j.mode, "sync or local")->check(CLI::IsMember({"sync", "local"}));
   cmd->add_option("--local-steps", j.local_steps, "H: local steps between syncs (local mode)")->check(CLI::Range(1, 100000));

@@ -10,6 +10,7 @@
 #include "common/hash.hpp"
 #include "data/batcher.hpp"
 #include "data/idx.hpp"
+#include "data/standardize.hpp"
 #include "kernels/model.hpp"
 #include "kernels/optimizer.hpp"
 
@@ -62,6 +63,8 @@ CLI::App* add_train_command(CLI::App& app, train_options& o, int& exit_code) {
   cmd->add_option("--seed", o.seed, "Seed for initialisation and data order")->capture_default_str();
   cmd->add_option("--data", o.data, "Directory of IDX files (default: " + data::default_data_dir() + ")");
   cmd->add_option("--limit", o.limit, "Train on the first N samples only (0 = all)")->capture_default_str();
+  cmd->add_flag("--standardize,!--no-standardize", o.standardize,
+                "Standardise inputs with the training set's pixel mean and std (default on)");
   cmd->add_flag("--json", o.json, "Print one JSON object with the results on stdout");
   cmd->add_flag("--quiet,-q", o.quiet, "No progress bar");
   cmd->callback([&o, &exit_code] { exit_code = run_train(o); });
@@ -89,6 +92,12 @@ int run_train(const train_options& o) {
                 ", model '" + o.model + "' expects " + std::to_string(m.input_dims().h) + "x" +
                 std::to_string(m.input_dims().w));
   m.init(o.seed);
+  data::pixel_stats stats;
+  if (o.standardize) {
+    stats = data::compute_pixel_stats(train);
+    const float mean[] = {static_cast<float>(stats.mean)}, sd[] = {static_cast<float>(stats.stddev)};
+    if (auto st = m.set_standardization(mean, sd); !st) return fail(st.err().message);
+  }
 
   kernels::optimizer_config oc;
   oc.kind = o.optimizer;
@@ -149,6 +158,9 @@ int run_train(const train_options& o) {
                         {"optimizer", o.optimizer},
                         {"lr", oc.lr},
                         {"seed", o.seed},
+                        {"standardize", o.standardize},
+                        {"input_mean", stats.mean},
+                        {"input_std", stats.stddev},
                         {"train_samples", samples},
                         {"train_seconds", train_seconds},
                         {"train_samples_per_second", sps},
@@ -162,6 +174,9 @@ int run_train(const train_options& o) {
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model %s, %zu parameters, %d thread(s)\n", o.model.c_str(), m.params().size(), ctx.threads());
+    if (o.standardize)
+      std::printf("inputs standardised with the training set's pixel mean %.4f and std %.4f\n", stats.mean,
+                  stats.stddev);
     std::printf("trained %zu samples in %.2f s: %.0f samples/s (%.1f GFLOP/s)\n", samples, train_seconds, sps, gflops);
     std::printf("final training loss %.4f, test loss %.4f, test accuracy %.2f%%\n", epoch_loss, ev.loss,
                 100 * ev.accuracy);

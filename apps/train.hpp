@@ -20,6 +20,7 @@ struct train_options {
   std::uint64_t seed = 1;
   std::string data;  ///< empty = Fashion-MNIST from Debian's package
   std::size_t limit = 0;  ///< use only the first N training samples (0 = all)
+  bool standardize = true;  ///< (x - mean) / std of the training set before the first layer
   bool json = false;
   bool quiet = false;
 };

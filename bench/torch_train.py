@@ -149,6 +149,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--standardize", action="store_true",
+                    help="(x - mean) / std with the training set's pixel mean and std "
+                         "(torchvision's Normalize; hydra's default)")
     # Hidden: stop after this many optimiser steps in total (smoke tests).
     ap.add_argument("--max-steps", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -170,6 +173,13 @@ def main():
     x_test, y_test = load_split(args.data, "t10k")
     log(f"loaded {len(x_train)} train / {len(x_test)} test samples "
         f"in {time.perf_counter() - t0:.2f}s")
+    mean, std = 0.0, 1.0
+    if args.standardize:
+        mean = float(x_train.double().mean())
+        std = float(x_train.double().std(unbiased=False))
+        x_train = ((x_train - mean) / std).contiguous()
+        x_test = ((x_test - mean) / std).contiguous()
+        log(f"standardised: mean {mean:.4f}, std {std:.4f}")
 
     model = make_model(args.model)
     if args.optimizer == "sgd":
@@ -239,6 +249,9 @@ def main():
         "train_seconds": round(train_seconds, 6),
         "train_samples_per_second": round(samples / train_seconds, 3),
         "test_accuracy": acc,
+        "standardize": args.standardize,
+        "input_mean": mean,
+        "input_std": std,
         "final_loss": final_loss,
         "torch_version": torch.__version__,
         "openblas_core": blas_core,

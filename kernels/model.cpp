@@ -1,6 +1,7 @@
 #include "kernels/model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "kernels/conv2d.hpp"
@@ -11,7 +12,49 @@
 namespace hydra::kernels {
 
 model::model(context& ctx, std::string name, dims3 input, int classes)
-    : ctx_(ctx), name_(std::move(name)), input_(input), classes_(classes) {}
+    : ctx_(ctx), name_(std::move(name)), input_(input), classes_(classes) {
+  norm_.assign(2 * static_cast<std::size_t>(std::max(input.c, 0)), 0.0f);
+  std::fill(norm_.begin() + input.c, norm_.end(), 1.0f);
+}
+
+status model::set_standardization(std::span<const float> mean, std::span<const float> stddev) {
+  const std::size_t c = static_cast<std::size_t>(input_.c);
+  if (mean.size() != c || stddev.size() != c)
+    return make_error(errc::invalid_input, "standardisation needs " + std::to_string(c) + " mean(s) and std(s), got " +
+                                               std::to_string(mean.size()) + " and " + std::to_string(stddev.size()));
+  for (std::size_t i = 0; i < c; ++i)
+    if (!std::isfinite(mean[i]) || !std::isfinite(stddev[i]) || !(stddev[i] > 0) || !std::isfinite(1.0f / stddev[i]))
+      return make_error(errc::invalid_input, "standardisation of channel " + std::to_string(i) + ": mean " +
+                                                 std::to_string(mean[i]) + ", std " + std::to_string(stddev[i]) +
+                                                 " (the std must be finite and > 0)");
+  for (std::size_t i = 0; i < c; ++i) {
+    norm_[i] = mean[i];
+    norm_[c + i] = 1.0f / stddev[i];
+  }
+  return {};
+}
+
+bool model::standardizes() const {
+  const std::size_t c = static_cast<std::size_t>(input_.c);
+  for (std::size_t i = 0; i < c; ++i)
+    if (norm_[i] != 0.0f || norm_[c + i] != 1.0f) return true;
+  return false;
+}
+
+const float* model::standardized(int n, const float* x) {
+  if (!standardizes()) return x;
+  const std::size_t c = static_cast<std::size_t>(input_.c), plane = static_cast<std::size_t>(input_.h) * input_.w;
+  const std::size_t total = std::size_t(n) * c * plane;
+  if (x_norm_.size() < total) x_norm_.resize(total);
+  float* out = x_norm_.data();
+  for (std::size_t s = 0; s < std::size_t(n); ++s)
+    for (std::size_t ch = 0; ch < c; ++ch) {
+      const float m = norm_[ch], k = norm_[c + ch];
+      const std::size_t at = (s * c + ch) * plane;
+      for (std::size_t i = 0; i < plane; ++i) out[at + i] = (x[at + i] - m) * k;
+    }
+  return out;
+}
 
 std::vector<std::string> model::names() { return {"mlp", "cnn"}; }
 
@@ -81,7 +124,7 @@ void model::ensure_activations(int n) {
 
 void model::run_forward(int n, const float* x) {
   ensure_activations(n);
-  const float* in = x;
+  const float* in = x;  // already standardised by the caller
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     layers_[i]->forward(n, in, acts_[i].data());
     in = acts_[i].data();
@@ -89,7 +132,7 @@ void model::run_forward(int n, const float* x) {
 }
 
 const float* model::predict(int n, const float* x) {
-  run_forward(n, x);
+  run_forward(n, standardized(n, x));
   return acts_.back().data();
 }
 
@@ -98,6 +141,7 @@ xent_result model::evaluate(int n, const float* x, const std::int32_t* labels) {
 }
 
 xent_result model::compute_gradients(int n, const float* x, const std::int32_t* labels) {
+  x = standardized(n, x);
   run_forward(n, x);
   float* dy = grad_a_.data();
   float* dx = grad_b_.data();

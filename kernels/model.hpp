@@ -46,6 +46,19 @@ class model {
   /// Loss and correct count on `n` labelled samples, no gradients.
   xent_result evaluate(int n, const float* x, const std::int32_t* labels);
 
+  /// Per-channel input standardisation, applied to every input before the
+  /// first layer: x' = (x - mean[c]) / std[c]. Identity (0, 1) until set.
+  /// Each span has input_dims().c entries; every std must be finite and > 0
+  /// and every mean finite (else invalid_input, and nothing changes).
+  status set_standardization(std::span<const float> mean, std::span<const float> stddev);
+  /// The same as one buffer: c means, then c reciprocals of the stds. Part
+  /// of a model's state wherever its weights go (checkpoints, the group's
+  /// state transfer, the scorers' copy); writing it sets the transform.
+  std::span<float> standardization_state() { return norm_; }
+  std::span<const float> standardization_state() const { return norm_; }
+  /// False while the transform is the identity.
+  bool standardizes() const;
+
   std::span<float> params() { return params_.span(); }
   std::span<const float> params() const { return params_.span(); }
   std::span<float> grads() { return grads_.span(); }
@@ -62,6 +75,8 @@ class model {
  private:
   void ensure_activations(int n);
   void run_forward(int n, const float* x);
+  /// `x`, or its standardised copy (in `x_norm_`) when standardizes().
+  const float* standardized(int n, const float* x);
 
   context& ctx_;
   std::string name_;
@@ -73,6 +88,8 @@ class model {
   std::vector<aligned_buffer> acts_;
   aligned_buffer grad_a_, grad_b_;
   int act_batch_ = 0;
+  std::vector<float> norm_;  // c means, then c inverse stds
+  aligned_buffer x_norm_;
 };
 
 }  // namespace hydra::kernels

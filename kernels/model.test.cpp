@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <vector>
 
 #include "common/hash.hpp"
@@ -120,6 +121,62 @@ TEST(Model, LearnsASyntheticTask) {
   auto after = m->evaluate(64, x.data(), y.data());
   EXPECT_LT(after.loss, before * 0.2);
   EXPECT_GE(after.correct, 60);
+}
+
+}  // namespace
+}  // namespace hydra::kernels
+
+namespace hydra::kernels {
+namespace {
+
+// Standardisation is the model's first step: a model standardising with
+// (mean, std) on x gives exactly the logits and gradients of the same
+// weights on (x - mean) / std given directly.
+TEST(ModelStandardization, SameAsFeedingStandardisedInputs) {
+  context ctx(1);
+  auto a = build("mlp", ctx);
+  auto b = build("mlp", ctx);
+  a->init(3);
+  b->init(3);
+  EXPECT_FALSE(a->standardizes());
+  const float mean[] = {0.2860f}, sd[] = {0.3530f};
+  ASSERT_TRUE(a->set_standardization(mean, sd));
+  EXPECT_TRUE(a->standardizes());
+  std::vector<float> x, xs;
+  std::vector<std::int32_t> y;
+  random_batch(5, 11, x, y);
+  xs = x;
+  for (auto& v : xs) v = (v - mean[0]) * (1.0f / sd[0]);
+  const auto ra = a->compute_gradients(5, x.data(), y.data());
+  const auto rb = b->compute_gradients(5, xs.data(), y.data());
+  EXPECT_EQ(ra.loss, rb.loss);
+  ASSERT_EQ(a->grads().size(), b->grads().size());
+  for (std::size_t i = 0; i < a->grads().size(); ++i) ASSERT_EQ(a->grads()[i], b->grads()[i]) << i;
+  const float* la = a->predict(5, x.data());
+  std::vector<float> logits(la, la + 50);
+  const float* lb = b->predict(5, xs.data());
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(logits[i], lb[i]);
+  // The state buffer is the transform: copying it copies the behaviour.
+  auto c = build("mlp", ctx);
+  c->init(3);
+  std::copy(a->standardization_state().begin(), a->standardization_state().end(),
+            c->standardization_state().begin());
+  const float* lc = c->predict(5, x.data());
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(logits[i], lc[i]);
+}
+
+TEST(ModelStandardization, RejectsBadStatistics) {
+  context ctx(1);
+  auto m = build("cnn", ctx);
+  const float zero[] = {0.0f}, nan[] = {std::numeric_limits<float>::quiet_NaN()}, one[] = {1.0f};
+  const float two[] = {0.1f, 0.2f};
+  EXPECT_FALSE(m->set_standardization(one, zero));
+  EXPECT_FALSE(m->set_standardization(nan, one));
+  EXPECT_FALSE(m->set_standardization(one, nan));
+  auto st = m->set_standardization(two, two);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.err().message.find("needs 1 mean"), std::string::npos) << st.err().message;
+  EXPECT_FALSE(m->standardizes());
 }
 
 }  // namespace
