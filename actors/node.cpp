@@ -35,7 +35,8 @@ using membership::peer_state;
 
 constexpr std::size_t probe_bytes = 1 << 20;   // bandwidth probe size
 constexpr double ping_every = 1.0;             // seconds between RTT pings
-constexpr double probe_every = 60.0;           // bandwidth re-measured this often
+constexpr double probe_every = 60.0;           // a link's bandwidth re-measured at most this often
+constexpr double probe_spacing = 15.0;         // and at most one probe per node this often
 constexpr double os_refresh_every = 10.0;
 constexpr double bucket_max_age = 60.0;        // Kademlia bucket refresh
 constexpr double query_timeout = 2.0;          // a FIND_NODE answer is late after this
@@ -87,6 +88,7 @@ struct node_state {
   std::unique_ptr<ledger_sync> ledger;
   std::unique_ptr<collector> coll;
   double last_service_tick = 0, last_watch = 0;
+  double last_probe_sent = -1e9;
   // --watch: name -> (size, polls it stayed that size); names being decided.
   std::map<std::string, std::pair<std::uintmax_t, int>> watch_seen;
   std::set<std::string> watch_busy;
@@ -913,25 +915,45 @@ void on_tick(self_ptr self) {
   const std::size_t fanout = std::min(live.size(), st.cfg.gossip_fanout);
   for (std::size_t i = 0; i < fanout; ++i) send_gossip(st, conn_to(st, st.peers[live[i]].address), now);
 
-  // RTT pings and bandwidth probes to every live peer, at their own pace.
+  // RTT pings and bandwidth probes with a budget per node that does not
+  // grow with the cluster: per tick, the live peer pinged longest ago (if
+  // not within ping_every), and per probe_spacing seconds one bandwidth
+  // probe, to the live peer probed longest ago (if not within probe_every).
+  // A small cluster keeps its old pace (every peer pinged each second,
+  // probed each minute); a large one measures each link less often, never
+  // every member at once.
+  const peer_record* due_ping = nullptr;
+  const peer_record* due_probe = nullptr;
+  node_id ping_id{}, probe_id{};
   for (auto& id : live) {
-    auto& p = st.peers[id];
-    if (now - p.last_ping >= ping_every) {
-      p.last_ping = now;
-      p.ping_sent = now;
-      p.ping_nonce = st.nonce++;
-      send_message(st, conn_to(st, p.address), [&](Message::Builder m) { m.initPing().setNonce(p.ping_nonce); });
+    const auto& p = st.peers[id];
+    if (now - p.last_ping >= ping_every && (!due_ping || p.last_ping < due_ping->last_ping)) {
+      due_ping = &p;
+      ping_id = id;
     }
-    if (now - p.last_probe >= probe_every) {
-      p.last_probe = now;
-      p.probe_sent = now;
-      p.probe_nonce = st.nonce++;
-      send_message(st, conn_to(st, p.address), [&](Message::Builder m) {
-        auto pr = m.initProbe();
-        pr.setNonce(p.probe_nonce);
-        pr.initData(probe_bytes);
-      });
+    if (now - p.last_probe >= probe_every && (!due_probe || p.last_probe < due_probe->last_probe)) {
+      due_probe = &p;
+      probe_id = id;
     }
+  }
+  if (due_ping) {
+    auto& p = st.peers[ping_id];
+    p.last_ping = now;
+    p.ping_sent = now;
+    p.ping_nonce = st.nonce++;
+    send_message(st, conn_to(st, p.address), [&](Message::Builder m) { m.initPing().setNonce(p.ping_nonce); });
+  }
+  if (due_probe && now - st.last_probe_sent >= probe_spacing) {
+    auto& p = st.peers[probe_id];
+    st.last_probe_sent = now;
+    p.last_probe = now;
+    p.probe_sent = now;
+    p.probe_nonce = st.nonce++;
+    send_message(st, conn_to(st, p.address), [&](Message::Builder m) {
+      auto pr = m.initProbe();
+      pr.setNonce(p.probe_nonce);
+      pr.initData(probe_bytes);
+    });
   }
 
   if (now - st.last_os_refresh >= os_refresh_every) {
