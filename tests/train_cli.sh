@@ -30,6 +30,18 @@ h3=$("$hydra" train --model mlp --limit 3000 --threads 1 --seed 2 --json -q | js
 check "same seed, same weights_hash" test "$h1" = "$h2"
 check "other seed, other weights_hash" test "$h1" != "$h3"
 
+# 2b. Inputs are standardised by default with the training set's statistics
+# (the first 3000 Fashion-MNIST images: mean ~0.29, std ~0.35); --no-standardize
+# trains on [0, 1] pixels and gives other weights.
+std=$(echo "$out" | json_get standardize)
+mean=$(echo "$out" | json_get input_mean)
+sd=$(echo "$out" | json_get input_std)
+check "standardised by default (standardize=$std)" test "$std" = "True"
+check "input mean $mean and std $sd are the data's" /usr/bin/python3 -c "assert 0.2 < $mean < 0.4 and 0.25 < $sd < 0.45"
+raw=$("$hydra" train --model mlp --limit 3000 --threads 1 --no-standardize --json -q)
+check "--no-standardize: mean 0, std 1" test "$(echo "$raw" | json_get input_mean)/$(echo "$raw" | json_get input_std)" = "0.0/1.0"
+check "--no-standardize trains other weights" test "$(echo "$raw" | json_get weights_hash)" != "$h1"
+
 # 3. Bad flags: a clear message and a non-zero exit, never a crash.
 expect_error() {  # expect_error NAME PATTERN ARGS...
   local name=$1 pattern=$2; shift 2
