@@ -107,30 +107,6 @@ using self_ptr = node_actor::stateful_pointer<node_state>;
 
 // ---- message building -------------------------------------------------------
 
-void fill_caps(Capabilities::Builder b, const capabilities& c) {
-  b.setGflops(c.gflops);
-  b.setCores(c.cores);
-  b.setMemoryBytes(c.memory_bytes);
-  b.setCpuLimit(c.cpu_limit);
-  b.setOnBattery(c.on_battery);
-  b.setBatteryPercent(c.battery_percent);
-  b.setLoad1(c.load1);
-  b.setIdle(c.idle);
-}
-
-capabilities read_caps(Capabilities::Reader r) {
-  capabilities c;
-  c.gflops = r.getGflops();
-  c.cores = r.getCores();
-  c.memory_bytes = r.getMemoryBytes();
-  c.cpu_limit = r.getCpuLimit();
-  c.on_battery = r.getOnBattery();
-  c.battery_percent = r.getBatteryPercent();
-  c.load1 = r.getLoad1();
-  c.idle = r.getIdle();
-  return c;
-}
-
 /// Our record, re-signed only when something in it changed.
 const peer_record_data& self_record(node_state& st) {
   auto& r = st.self_record;
