@@ -1,12 +1,18 @@
 #include "actors/capabilities.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "common/env.hpp"
 #include "kernels/context.hpp"
 #include "kernels/dense.hpp"
 
@@ -33,6 +39,81 @@ double measure_gflops(double seconds, duty_cycle& duty, int threads) {
     duty.pace(seconds_between(t0, e.now()));
   }
   return calls * flops_per_call / seconds_between(start, e.now()) / 1e9;
+}
+
+namespace {
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      return colon == std::string::npos ? line : line.substr(colon + 2);
+    }
+  return "unknown";
+}
+
+}  // namespace
+
+std::string default_capability_cache() {
+  namespace fs = std::filesystem;
+  fs::path dir;
+  if (const char* d = std::getenv("HYDRA_CACHE_DIR"); d && *d) {
+    dir = d;
+  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    dir = fs::path(x) / "hydra";
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    dir = fs::path(h) / ".cache" / "hydra";
+  } else {
+    dir = fs::temp_directory_path() / "hydra";
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  return (dir / "capability.json").string();
+}
+
+double cached_machine_gflops(const std::string& cache_file, double max_age_seconds,
+                             const std::function<double()>& measure) {
+  const int fd = ::open(cache_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return measure();
+  while (::flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  const std::string model = cpu_model();
+  const std::uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::int64_t now = default_env().unix_seconds();
+  // The file as it stands (at most 4 KiB: anything longer is not ours).
+  std::string text(4096, '\0');
+  const ssize_t n = ::pread(fd, text.data(), text.size(), 0);
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  double gflops = 0;
+  if (j.is_object() && j.value("cpu_model", "") == model && j.value("cores", 0u) == cores &&
+      j.contains("gflops") && j["gflops"].is_number() && j.contains("measured_at") && j["measured_at"].is_number()) {
+    const double g = j["gflops"].get<double>();
+    const auto at = j["measured_at"].get<std::int64_t>();
+    if (std::isfinite(g) && g > 0 && at <= now && now - at <= max_age_seconds) gflops = g;
+  }
+  if (gflops == 0) {
+    gflops = measure();
+    const std::string out =
+        nlohmann::json{{"gflops", gflops}, {"cpu_model", model}, {"cores", cores}, {"measured_at", now}}.dump() + "\n";
+    // Rewritten in place under the lock; a torn write is "damaged" to the
+    // next reader, which measures again.
+    if (::ftruncate(fd, 0) == 0) {
+      std::size_t done = 0;
+      while (done < out.size()) {
+        const ssize_t w = ::pwrite(fd, out.data() + done, out.size() - done, static_cast<off_t>(done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        done += static_cast<std::size_t>(w);
+      }
+      ::fsync(fd);
+    }
+  }
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  return gflops;
 }
 
 void read_os_state(capabilities& c, const std::string& power_supply_dir) {

@@ -4,6 +4,7 @@
 /// OS's power and load state.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,24 @@ struct capabilities {
 /// `seconds`, pacing with `duty` after each call, and returns GFLOP/s of
 /// wall time (so a 25% cap measures about a quarter of the machine).
 double measure_gflops(double seconds, duty_cycle& duty, int threads = 0);
+
+/// The machine's full-speed GFLOP/s (measure_gflops at no cap, all
+/// cores), measured once per machine and kept in `cache_file` (JSON: the
+/// figure, the CPU model, the core count, when): a node started within
+/// `max_age_seconds` of the last measurement on the same CPU reads it
+/// instead of measuring. Starters hold an exclusive flock on the file while
+/// they measure, so 100 processes started at once on one box run one
+/// benchmark, undisturbed by the other 99, which wait and read its result.
+/// A damaged or foreign file is measured over. `measure` is the benchmark
+/// (tests pass a fake). Falls back to measuring when the file cannot be
+/// opened.
+double cached_machine_gflops(const std::string& cache_file, double max_age_seconds,
+                             const std::function<double()>& measure);
+
+/// Where the machine-wide cache lives: $HYDRA_CACHE_DIR, else
+/// $XDG_CACHE_HOME/hydra, else $HOME/.cache/hydra, else /tmp; the folder is
+/// created. File name "capability.json".
+std::string default_capability_cache();
 
 /// Fills cores, memory, battery (from /sys/class/power_supply) and load
 /// (getloadavg); `idle` = load below a quarter of the cores.

@@ -361,7 +361,15 @@ int run_node(const node_options& o) {
   cfg.gossip_interval = o.gossip_interval;
   cfg.duty = std::make_shared<duty_cycle>(default_env(), o.cpu_limit);
   cfg.caps.cpu_limit = static_cast<float>(o.cpu_limit);
-  cfg.caps.gflops = actors::measure_gflops(0.3, *cfg.duty);
+  // The machine's speed is measured once a day per machine (not per node
+  // process: a box running 100 nodes runs one benchmark) and scaled by this
+  // node's cap.
+  {
+    duty_cycle full(default_env(), 100);
+    const double machine = actors::cached_machine_gflops(actors::default_capability_cache(), 86400.0,
+                                                         [&] { return actors::measure_gflops(0.3, full); });
+    cfg.caps.gflops = machine * o.cpu_limit / 100.0;
+  }
   actors::read_os_state(cfg.caps);
 
   if (o.train) {

@@ -189,7 +189,9 @@ TEST(Trust, GossipCannotPoisonMoveOrInventPeers) {
   for (auto& p : view["peers"]) {
     EXPECT_EQ(p["state"], "alive") << p;
     EXPECT_LT(p["incarnation"].get<std::uint64_t>(), 100u) << p;
-    if (!p["self"].get<bool>()) EXPECT_EQ(p["address"], b.address) << p;
+    if (!p["self"].get<bool>()) {
+      EXPECT_EQ(p["address"], b.address) << p;
+    }
   }
 
   // A record of a itself, signed with a's own key, from a later
