@@ -901,6 +901,8 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
       (*train)[flag] = v;
     }, help);
   }
+  auto raw = std::make_shared<bool>(false);
+  cmd->add_flag("--no-standardize", *raw, "Train on pixels in [0, 1] (default: standardised with the training set's mean and std)");
   cmd->add_option("--contributors", o->contributors,
                   "Simulated contributors submitting data while the nodes train, e.g. "
                   "honest:3,label-flip:1,duplicate:1,garbage:1 (real `hydra contribute` processes, own keys)");
@@ -916,12 +918,13 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"sign-flip", "scale"}));
   cmd->add_option("--backend", o->backend, "p2p (TCP between the nodes) or mpi (the nodes are mpirun ranks)")
       ->check(CLI::IsMember({"p2p", "mpi"}));
-  cmd->parse_complete_callback([o, train] {
+  cmd->parse_complete_callback([o, train, raw] {
     o->train = {"--train", "--world", std::to_string(o->nodes), "--threads", "1"};
     for (auto& [k, v] : *train) {
       o->train.push_back(k);
       o->train.push_back(v);
     }
+    if (*raw) o->train.push_back("--no-standardize");
   });
   cmd->callback([o, &exit_code] { exit_code = run_demo(*o); });
   return cmd;
