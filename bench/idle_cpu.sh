@@ -72,7 +72,6 @@ for n in ${nodes//,/ }; do
 import collections, json, sys
 t0, t1 = ([l.split() for l in open(f)] for f in sys.argv[1:3])
 window, tck, n, fds = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-before = {(p, i): (c, int(v)) for i, (p, c, v) in enumerate(t0)}
 by_thread = collections.Counter()
 start = collections.Counter(); end = collections.Counter()
 for p, c, v in t0: start[c] += int(v)

@@ -53,7 +53,7 @@ if [[ -x $mpi_bench ]] && command -v mpirun >/dev/null; then
   timeout 600 mpirun --allow-run-as-root --oversubscribe --mca pml ob1 -np 2 \
     --mca btl tcp,self --mca btl_tcp_if_include lo --mca oob_tcp_if_include lo --mca btl_tcp_links "$mpi_links" \
     "$mpi_bench" tcp "$bytes" | grep '^{' >>"$results" \
-    || echo "secure_allreduce.sh: warning: mpi run failed; its row stays empty" >&2
+    || die "mpi run failed (see its error above)"
 else
   echo "secure_allreduce.sh: warning: $mpi_bench or mpirun missing; no MPI row" >&2
 fi

@@ -122,7 +122,7 @@ for run in $(seq 1 "$runs"); do
           --mca btl_tcp_links "$mpi_links" "$mpi_bench" tcp "$bytes" 2>"$work/mpi.err") |
         grep '^{' | sed "s/^{/{\"run\":$run,/" >>"$results"; then
       tail -5 "$work/mpi.err" >&2
-      echo "secure_allreduce_netns.sh: warning: mpi run $run failed; its cell stays empty" >&2
+      die "mpi run $run failed (its error is above)"
     fi
   fi
 done
