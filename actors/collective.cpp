@@ -25,6 +25,8 @@ class p2p_collective final : public collective {
     return eng_.broadcast(l_, data, root, opt_);
   }
   void set_max_weights(std::vector<double> per_rank) override { opt_.max_weights = std::move(per_rank); }
+  const char* backend() const override { return "p2p"; }
+  std::uint64_t bytes_received() const override { return l_.bytes_received(); }
 
  private:
   std::unique_ptr<comm::link> owned_;
@@ -47,7 +49,9 @@ class mpi_collective final : public collective {
     auto r = g_.allreduce_weighted_mean(data, weight, timeout_);
     if (!r) return r.err();
     // What a ring would move: 2 (n-1)/n of the buffer per rank.
-    return static_cast<std::uint64_t>(2.0 * (g_.size() - 1) / g_.size() * data.size_bytes());
+    const auto bytes = static_cast<std::uint64_t>(2.0 * (g_.size() - 1) / g_.size() * data.size_bytes());
+    received_ += bytes;
+    return bytes;
   }
   status broadcast(std::span<std::byte> data, int root) override {
     if (g_.size() == 1) return {};
@@ -61,9 +65,13 @@ class mpi_collective final : public collective {
     return {};
   }
 
+  const char* backend() const override { return "mpi"; }
+  std::uint64_t bytes_received() const override { return received_; }
+
  private:
   mpi::mpi_group& g_;
   std::chrono::milliseconds timeout_;
+  std::uint64_t received_ = 0;
 };
 
 }  // namespace

@@ -33,6 +33,11 @@ class collective {
   /// all-reduce): a claim above it drops that rank from the round. Every
   /// rank sets the same vector. Backends that cannot check it ignore it.
   virtual void set_max_weights(std::vector<double> per_rank) { (void)per_rank; }
+  /// "p2p" or "mpi" (a label for metrics).
+  virtual const char* backend() const = 0;
+  /// Payload bytes received over the group's links so far (MPI: what a
+  /// ring would have moved, as for the bytes sent).
+  virtual std::uint64_t bytes_received() const = 0;
 };
 
 /// The ring over `l` (owned), with `opt` (codec, segment size, deadline).

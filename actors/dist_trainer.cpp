@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "comm/allreduce.hpp"
 #include "common/checkpoint_file.hpp"
 #include "common/duty_cycle.hpp"
@@ -268,9 +270,50 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   std::size_t loss_n = 0;
   int last_size = 0, epoch_loaded = -1;
   const auto t0 = e.now();
+  // Test accuracy of the current weights (the whole test set).
+  const auto& test = loaded->test;
+  auto test_accuracy = [&] {
+    data::batcher tb(test, 1000, 0);
+    tb.start_epoch(0, false);
+    std::vector<float> tx(1000 * sample);
+    std::vector<std::int32_t> ty(1000);
+    std::size_t correct = 0;
+    while (int k = tb.next(tx.data(), ty.data())) correct += m.evaluate(k, tx.data(), ty.data()).correct;
+    return test.size() ? double(correct) / test.size() : 0.0;
+  };
+  // Global samples trained once `step` steps are done (a short last batch
+  // counts what it holds).
+  auto samples_at = [&](std::uint64_t step) {
+    const std::uint64_t n = train.size();
+    return (step / steps_per_epoch) * n + std::min<std::uint64_t>((step % steps_per_epoch) * o.batch, n);
+  };
+  train_metrics* tm = o.metrics.get();
+  std::ofstream train_log;
+  if (!o.train_log.empty()) train_log.open(o.train_log, std::ios::app);
+  std::uint64_t logged_step = 0;
+  auto log_line = [&](const nlohmann::json& j) {
+    if (!train_log.is_open()) return;
+    train_log << j.dump() << '\n';
+    train_log.flush();
+  };
+  std::uint64_t bytes_received_before = 0;  // by the groups formed before this one
+  // Wall-clock stamps for the curves: the env's unix time at the start plus
+  // the env's monotonic time since.
+  const double unix0 = double(e.unix_seconds());
+  auto wall = [&] { return unix0 + seconds_between(t0, e.now()); };
+  if (tm) {
+    tm->total_steps = total;
+    tm->total_samples = static_cast<std::uint64_t>(train.size()) * o.epochs;
+    tm->step = js.step;
+    tm->samples = samples_at(js.step);
+    tm->started_at = double(e.unix_seconds());
+    tm->training = true;
+  }
   std::unique_ptr<collective> link;
   while (js.step < total) {
     // (Re)form the group and agree on where the job stands.
+    if (link) bytes_received_before += link->bytes_received();
+    if (tm) tm->failed_rounds = stats.failed_rounds;
     link.reset();
     report_credits();
     // The round deadline: a fixed allowance for the ranks' compute skew and
@@ -286,6 +329,11 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     if (last_size && link->size() > last_size) ++stats.joined;
     if (last_size && link->size() < last_size) ++stats.lost;
     last_size = link->size();
+    if (tm) {
+      tm->groups = stats.groups;
+      tm->world = link->size();
+      tm->rank = link->rank();
+    }
     const std::uint64_t before = js.step;
     if (auto st = agree_on_state(*link, js, total, local ? static_cast<std::uint64_t>(o.local_steps) : 1); !st) {
       ++stats.failed_rounds;
@@ -455,8 +503,51 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
       const double round = seconds_between(round_from, e.now());
       round_time_sum += round;
       if (round_log.is_open()) round_log << js.step << ' ' << round << ' ' << last_ideal << '\n';
-      window_comm += seconds_between(comm_from, e.now());
-      comm_time_sum += seconds_between(comm_from, e.now());
+      const double comm_secs = seconds_between(comm_from, e.now());
+      window_comm += comm_secs;
+      comm_time_sum += comm_secs;
+      if (train_log.is_open() &&
+          (js.step - logged_step >= std::max<std::uint64_t>(1, total / 200) || js.step == total)) {
+        logged_step = js.step;
+        const double since = seconds_between(t0, e.now());
+        log_line({{"t", wall()},
+                  {"step", js.step},
+                  {"total", total},
+                  {"epoch", js.step / steps_per_epoch},
+                  {"loss", loss_n ? loss_sum / loss_n : 0.0},
+                  {"samples", samples_at(js.step)},
+                  {"samples_per_s", since > 0 ? double(samples_at(js.step) - samples_at(stats.resumed_from)) / since : 0.0},
+                  {"round_s", round},
+                  {"world", n}});
+      }
+      if (tm) {
+        const double now = wall();
+        const std::uint64_t done = samples_at(js.step);
+        const double loss_now = loss_n ? loss_sum / loss_n : 0.0;
+        tm->step = js.step;
+        tm->samples = done;
+        tm->loss = loss_now;
+        tm->rounds = out.rounds;
+        tm->last_round_seconds = round;
+        train_metrics::add(tm->round_seconds_sum, round);
+        train_metrics::add(tm->allreduce_seconds_sum, comm_secs);
+        tm->bytes_sent = out.bytes_sent;
+        tm->bytes_received = bytes_received_before + link->bytes_received();
+        tm->failed_rounds = stats.failed_rounds;
+        const double since = now - unix0;
+        tm->samples_per_second = since > 0 ? double(done - samples_at(stats.resumed_from)) / since : 0.0;
+        tm->loss_curve.add({now, js.step, done, loss_now});
+        tm->round_curve.add({now, js.step, done, round});
+      }
+      // The end of an epoch (not the last: the final evaluation covers it).
+      if ((tm || train_log.is_open()) && js.step % steps_per_epoch == 0 && js.step < total) {
+        const double acc = test_accuracy();
+        if (tm) {
+          tm->test_accuracy = acc;
+          tm->accuracy_curve.add({wall(), js.step, samples_at(js.step), acc});
+        }
+        log_line({{"t", wall()}, {"step", js.step}, {"samples", samples_at(js.step)}, {"test_accuracy", acc}});
+      }
       ++timed_rounds;
       // Periodically: everyone's measured compute speed, for the adaptive
       // policy and for the ideal round time (total work / total capacity).
@@ -507,15 +598,20 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   out.ideal_round_seconds = ideal_samples ? ideal_sum / ideal_samples : 0.0;
   (void)comm_time_sum;
   out.final_loss = loss_n ? loss_sum / loss_n : 0.0;
-  const auto& test = loaded->test;
-  data::batcher tb(test, 1000, 0);
-  tb.start_epoch(0, false);
-  std::vector<float> tx(1000 * sample);
-  std::vector<std::int32_t> ty(1000);
-  std::size_t correct = 0;
-  while (int k = tb.next(tx.data(), ty.data())) correct += m.evaluate(k, tx.data(), ty.data()).correct;
-  out.test_accuracy = double(correct) / test.size();
+  out.test_accuracy = test_accuracy();
   out.weights_hash = hash_floats(m.params());
+  log_line({{"t", wall()}, {"step", js.step}, {"samples", samples_at(js.step)}, {"test_accuracy", out.test_accuracy}});
+  if (tm) {
+    tm->step = js.step;
+    tm->samples = samples_at(js.step);
+    tm->bytes_sent = out.bytes_sent;
+    if (link) tm->bytes_received = bytes_received_before + link->bytes_received();
+    tm->failed_rounds = stats.failed_rounds;
+    tm->test_accuracy = out.test_accuracy;
+    tm->accuracy_curve.add({wall(), js.step, samples_at(js.step), out.test_accuracy});
+    tm->training = false;
+    tm->done = true;
+  }
   return out;
 }
 

@@ -30,6 +30,7 @@
 #include "comm/link.hpp"
 #include "common/duty_cycle.hpp"
 #include "common/result.hpp"
+#include "common/train_metrics.hpp"
 #include "kernels/codec.hpp"
 
 namespace hydra::actors {
@@ -59,6 +60,11 @@ struct dist_train_options {
   double own_gflops = 0;           ///< this node's advertised GFLOP/s (for the model policy)
   std::string checkpoint;        ///< file to checkpoint to and resume from ("" = none)
   std::string round_log;         ///< if set: "step seconds ideal_seconds" per round appended here
+  /// If set: JSON lines appended here (`hydra plot` reads them): about 200
+  /// progress lines per job {"t","step","total","epoch","loss","samples",
+  /// "samples_per_s","round_s","world"} and one {"t","step","samples",
+  /// "test_accuracy"} per evaluation (each epoch end with `metrics`, and the end).
+  std::string train_log;
   int checkpoint_every = 200;    ///< steps between checkpoints
   /// How the group combines updates: mean (sample-weighted), or the
   /// Byzantine-robust trimmed-mean / median (comm/allreduce.hpp).
@@ -68,6 +74,9 @@ struct dist_train_options {
   std::string attack;
   /// Weights are published here every few rounds (scorers read them).
   std::shared_ptr<model_board> board;
+  /// Live figures for the metrics server and the status page; when set, the
+  /// trainer also measures test accuracy at the end of each epoch.
+  std::shared_ptr<train_metrics> metrics;
   /// Accepted contributions: each round this rank adds up to a quarter of
   /// its slice from the pool, each pooled sample once per epoch.
   std::shared_ptr<sample_pool> pool;

@@ -380,6 +380,21 @@ std::string peers_json(node_state& st) {
   return out.dump();
 }
 
+/// Everything the metrics server and the status page show about this node:
+/// the membership view, contributions, the ledger, the control plane's bytes.
+std::string status_json(node_state& st) {
+  auto parse = [](const std::string& s) { return nlohmann::json::parse(s, nullptr, false); };
+  nlohmann::json out = {{"view", parse(peers_json(st))},
+                        {"cpu_limit", st.cfg.caps.cpu_limit > 0 ? double(st.cfg.caps.cpu_limit) : 100.0},
+                        {"ledger_replicas", st.cfg.ledger_replicas},
+                        {"control_bytes_sent", st.tp ? st.tp->bytes_sent() : 0},
+                        {"control_bytes_received", st.tp ? st.tp->bytes_received() : 0}};
+  out["contributions"] = st.coll ? parse(st.coll->status_json()) : nlohmann::json(nullptr);
+  out["ledger"] = st.ledger ? parse(st.ledger->summary_json()) : nlohmann::json(nullptr);
+  out["balances"] = st.ledger ? parse(st.ledger->balances_json()) : nlohmann::json(nullptr);
+  return out.dump();
+}
+
 // ---- persistence ------------------------------------------------------------------
 
 void save_snapshot(node_state& st) {
@@ -1093,6 +1108,7 @@ node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* t
         (void)reason;
       },
       [=](peers_atom) -> std::string { return peers_json(self->state); },
+      [=](status_atom) -> std::string { return status_json(self->state); },
       [=](spawn_atom, const std::string& kind) -> std::string {
         auto& s = self->state;
         std::size_t n = 0;

@@ -31,6 +31,7 @@ using spawn_atom = caf::atom_constant<caf::atom("spawnrole")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
+using status_atom = caf::atom_constant<caf::atom("status")>;
 
 /// A verified frame handed from the transport thread to the node actor.
 struct inbound {
@@ -56,6 +57,7 @@ using node_actor = caf::typed_actor<caf::reacts_to<tick_atom>,
                                     caf::reacts_to<frame_atom, inbound>,
                                     caf::reacts_to<closed_atom, conn_id, std::string>,
                                     caf::replies_to<peers_atom>::with<std::string>,
+                                    caf::replies_to<status_atom>::with<std::string>,
                                     caf::replies_to<spawn_atom, std::string>::with<std::string>,
                                     caf::replies_to<describe_atom, std::string>::with<std::string>,
                                     caf::replies_to<snapshot_atom>::with<snapshot_bytes>,

@@ -31,6 +31,7 @@
 #include "apps/ledger_cmd.hpp"
 #include "apps/node_cmd.hpp"
 #include "apps/progress.hpp"
+#include "ops/plot.hpp"
 #include "common/env.hpp"
 
 namespace hydra::apps {
@@ -120,6 +121,8 @@ struct demo_options {
   bool lying_scorer = false;       // the last node reports inverted scores
   int per_contributor = 4;         // contributions each simulated contributor makes
   int contribution_size = 250;     // samples per contribution
+  bool no_metrics = false;         // nodes serve no status page / metrics
+  std::string plot;                // training curves written here at the end ("-" = none)
 };
 
 // ---- simulated contributors ---------------------------------------------------
@@ -636,6 +639,30 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
     }
     j["contributed_samples_trained"] = trained;
   }
+  // The training curves of every node, as `hydra plot` draws them.
+  std::string plot_note;
+  // (--json without --plot or --state: no file appears in the working folder.)
+  if (o.plot != "-" && (!o.plot.empty() || !o.state.empty() || !o.json)) {
+    const std::string out = !o.plot.empty() ? o.plot : !o.state.empty() ? base + "/training.svg" : "hydra-demo-training.svg";
+    auto fmt = ops::format_for_path(out);
+    auto drawn = fmt ? ops::plot_files({base}, *fmt, ops::figure_options{.title = "hydra demo: " + std::to_string(o.nodes) + " nodes"})
+                     : result<ops::plot_summary>(fmt.err());
+    if (drawn) {
+      const std::string tmp = out + ".tmp";
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f << drawn->bytes;
+      f.close();
+      if (f && std::rename(tmp.c_str(), out.c_str()) == 0) {
+        j["plot"] = fs::absolute(out).string();
+        plot_note = "training curves: " + fs::absolute(out).string();
+      } else {
+        std::remove(tmp.c_str());
+        plot_note = "could not write the plot to " + out;
+      }
+    } else {
+      plot_note = "no plot: " + drawn.err().message;
+    }
+  }
   if (o.json) {
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -644,6 +671,7 @@ int finish_training(const demo_options& o, const std::string& base, std::vector<
                 o.nodes, r0["mode"].get<std::string>().c_str(), r0["compress"].get<std::string>().c_str(),
                 100 * r0["test_accuracy"].get<double>(), (unsigned long long)r0["rounds"].get<std::uint64_t>(),
                 samples, bytes / 1e6, agree ? "agree" : "DISAGREE");
+    if (!plot_note.empty()) std::printf("%s\n", plot_note.c_str());
   }
   cleanup();
   return agree ? 0 : 1;
@@ -788,6 +816,7 @@ int run_demo(const demo_options& o) {
       extra.push_back(o.attack);
     }
     if (o.lying_scorer && i == o.nodes - 1 && !o.no_train) extra.push_back("--lie-scores");
+    if (!o.no_metrics) extra.insert(extra.end(), {"--metrics", "127.0.0.1:0"});
     if (!o.cpu_limits.empty()) {
       extra.push_back("--cpu-limit");
       extra.push_back(std::to_string(o.cpu_limits[std::min<std::size_t>(i, o.cpu_limits.size() - 1)]));
@@ -804,6 +833,18 @@ int run_demo(const demo_options& o) {
     bar.update(i + 1, "node " + std::to_string(i) + " at " + a);
   }
   bar.finish(std::to_string(addrs.size()) + " nodes started");
+  if (!o.no_metrics && !o.json) {
+    // The node writes STATE/metrics_address once its port is bound, right
+    // after STATE/address.
+    std::string pages;
+    for (int i = 0; i < o.nodes; ++i) {
+      std::ifstream f(base + "/node-" + std::to_string(i) + "/metrics_address");
+      std::string a;
+      if (f >> a) pages += (pages.empty() ? "" : "  ") + std::string("http://") + a + "/";
+    }
+    if (!pages.empty()) std::printf("status pages (and /metrics): %s\n", pages.c_str());
+    std::fflush(stdout);
+  }
 
   env& e = default_env();
   if (!o.no_train) return finish_training(job, base, pids, addrs, cleanup, sims);
@@ -873,6 +914,10 @@ CLI::App* add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--state", o->state, "Keep node i's state in DIR/node-i (default: a temporary folder)");
   cmd->add_option("--duration", o->duration, "Stop after this many seconds (default: run until Ctrl-C)");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
+  cmd->add_option("--plot", o->plot,
+                  "Write the training curves here at the end (.svg or .png; default DIR/training.svg with --state, "
+                  "else ./hydra-demo-training.svg, none with --json; '-' = none)");
+  cmd->add_flag("--no-metrics", o->no_metrics, "Nodes serve no status page or /metrics (default: each on a free loopback port)");
   cmd->add_flag("--no-train", o->no_train, "Only start the nodes and show the membership (no training)");
   cmd->add_option("--cpu-limit", o->cpu_limits,
                   "Duty-cycle cap per node in percent, comma-separated (e.g. 100,100,50,25; the last value repeats)")

@@ -2,9 +2,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/export_cmd.hpp"
 #include "apps/ledger_cmd.hpp"
 #include "apps/node_cmd.hpp"
 #include "apps/operator_cmd.hpp"
+#include "apps/plot_cmd.hpp"
 #include "apps/sim_cmd.hpp"
 #include "apps/train.hpp"
 
@@ -23,6 +25,8 @@ int main(int argc, char** argv) {
   hydra::apps::add_ledger_command(app, exit_code);
   hydra::apps::add_sim_command(app, exit_code);
   hydra::apps::add_operator_command(app, exit_code);
+  hydra::apps::add_export_command(app, exit_code);
+  hydra::apps::add_plot_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

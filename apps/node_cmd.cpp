@@ -25,6 +25,7 @@
 #include "apps/ledger_cmd.hpp"
 #include "actors/node.hpp"
 #include "actors/transport.hpp"
+#include "ops/status_server.hpp"
 #include "wire/identity.hpp"
 
 namespace hydra::apps {
@@ -47,6 +48,7 @@ struct node_options {
   bool lie_scores = false;  ///< drill: a dishonest scorer
   std::string scheduler = "sharing";  ///< CAF scheduler policy: sharing or stealing
   std::size_t holdout = 0;  ///< last N training samples: not trained on (validation + contributions)
+  std::string metrics;    ///< HOST:PORT for /metrics and the status page ("" = none)
   actors::dist_train_options job;
 };
 
@@ -173,6 +175,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   };
   if (job.checkpoint.empty()) job.checkpoint = o.state + "/checkpoint.bin";
   if (job.round_log.empty()) job.round_log = o.state + "/rounds.log";
+  if (job.train_log.empty()) job.train_log = o.state + "/train.log";
   std::uint64_t last_pct = 101, first_step = ~0ull;
   const auto t_start = e.now();
   actors::elastic_stats stats;
@@ -196,6 +199,10 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
     return 1;
   }
   nlohmann::json j = {{"world", current.size()},
+                      {"model", o.job.model},
+                      {"optimizer", o.job.optimizer},
+                      {"epochs", o.job.epochs},
+                      {"batch", o.job.batch},
                       {"mode", o.job.mode},
                       {"compress", o.compress},
                       {"test_accuracy", res->test_accuracy},
@@ -436,10 +443,41 @@ int run_node(const node_options& o) {
                own->is_operator ? std::string("unlimited") : std::to_string(trust::days_left(*own, default_env().unix_seconds())));
   write_file_atomic(o.state + "/address", listen_address);
 
+  // --metrics: /metrics, /api/status and the status page.
+  auto train_figures = o.train ? std::make_shared<train_metrics>() : nullptr;
+  std::unique_ptr<ops::status_server> status_http;
+  if (!o.metrics.empty()) {
+    ops::status_sources src;
+    src.facts = {"0.1.0", id_hex(id->id), own->site, o.train ? "p2p" : "",
+                 ops::link_class_of(listen_address), ops::link_class_of(data_address)};
+    src.train = train_figures;
+    src.node_status = [&sys, node]() -> nlohmann::json {
+      caf::scoped_actor self{sys};
+      nlohmann::json out;
+      self->request(node, std::chrono::seconds(2), actors::status_atom::value)
+          .receive([&](const std::string& s) { out = nlohmann::json::parse(s, nullptr, false); },
+                   [&](caf::error&) {});
+      return out.is_discarded() ? nlohmann::json() : out;
+    };
+    auto started = ops::status_server::start(o.metrics, std::move(src));
+    if (!started) {
+      spdlog::error("{}", started.err().message);
+      caf::anon_send(node, actors::stop_atom::value);
+      sys.await_all_actors_done();
+      tp.stop();
+      std::filesystem::remove(o.state + "/address");
+      return fail("node", started.err().message);
+    }
+    status_http = std::move(*started);
+    write_file_atomic(o.state + "/metrics_address", status_http->address());
+    spdlog::info("status page on http://{}/ (metrics on /metrics)", status_http->address());
+  }
+
   int rc = 0;
   std::thread trainer;
   if (o.train) {
     node_options job = o;
+    job.job.metrics = train_figures;
     job.job.codec = *kernels::parse_codec(o.compress);
     job.job.duty = cfg.duty.get();
     job.job.board = board;
@@ -458,6 +496,8 @@ int run_node(const node_options& o) {
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping on signal {}", sig);
   if (trainer.joinable()) trainer.join();
+  status_http.reset();
+  std::filesystem::remove(o.state + "/metrics_address");
   caf::anon_send(node, actors::stop_atom::value);
   sys.await_all_actors_done();
   tp.stop();
@@ -536,6 +576,9 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"sign-flip", "scale"}));
   cmd->add_option("--holdout", o->holdout,
                   "Hold back the last N training samples (scorers validate on the last 1000 of them)");
+  cmd->add_option("--metrics", o->metrics,
+                  "HOST:PORT to serve Prometheus /metrics and the status page on (plain HTTP, read-only: "
+                  "bind it to loopback or a management network; port 0 = any free port, written to STATE/metrics_address)");
   cmd->add_option("--watch", o->watch, "Take in contributions dropped into this folder (as this node)");
   cmd->add_flag("--stay", o->stay, "With --train: keep serving the ledger and scoring after the job");
   cmd->add_option("--scheduler", o->scheduler,

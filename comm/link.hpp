@@ -56,6 +56,8 @@ class link {
   virtual status recv(int from, std::vector<std::byte>& out, clock::time_point deadline) = 0;
   /// Payload bytes handed to send() so far (the link's own framing excluded).
   virtual std::uint64_t bytes_sent() const = 0;
+  /// Payload bytes recv() returned so far (0 where a link does not count).
+  virtual std::uint64_t bytes_received() const { return 0; }
 
   /// Sends the concatenation of `parts` as one message (same contract as
   /// send). Links that can write from several buffers at once override it so

@@ -622,6 +622,7 @@ status tcp_link::recv(int from, std::vector<std::byte>& out, clock::time_point d
   out.resize(padded + (p.session ? 16 : 0));
   if (auto st = read(out.data(), padded, out.size() - padded); !st) return fail(st.err());
   out.resize(n);
+  bytes_received_ += n;
   return {};
 }
 

@@ -65,6 +65,7 @@ class tcp_link final : public link {
   status send_parts(int to, std::span<const std::span<const std::byte>> parts) override;
   status recv(int from, std::vector<std::byte>& out, clock::time_point deadline) override;
   std::uint64_t bytes_sent() const override { return bytes_sent_; }
+  std::uint64_t bytes_received() const override { return bytes_received_; }
 
   /// Binds a listening socket on host:port (0 = any); returns fd and port.
   static result<std::pair<int, std::uint16_t>> listen_on(const std::string& host, std::uint16_t port);
@@ -77,7 +78,7 @@ class tcp_link final : public link {
   status send_plain(peer& p, int to, std::span<const std::span<const std::byte>> parts, std::size_t n);
   int rank_;
   std::vector<std::unique_ptr<peer>> peers_;
-  std::atomic<std::uint64_t> bytes_sent_{0};
+  std::atomic<std::uint64_t> bytes_sent_{0}, bytes_received_{0};
 };
 
 }  // namespace hydra::comm

@@ -9,10 +9,12 @@ packages=(
   libopenmpi-dev openmpi-bin capnproto libcapnp-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libzstd-dev zlib1g-dev libreadline-dev
+  libzstd-dev zlib1g-dev libreadline-dev libcairo2-dev
   dataset-fashion-mnist
   python3 python3-torch python3-numpy libopenblas0-pthread
+  libonnx-dev libprotobuf-dev python3-onnx
   iproute2 procps tshark
+  libcpp-httplib-dev libsystemd-dev curl chromium prometheus
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 
