@@ -310,7 +310,23 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     tm->training = true;
   }
   std::unique_ptr<collective> link;
+  auto draining = [&] { return o.stop && o.stop->load(); };
+  // Drain: checkpoint where the job stands; the next start resumes there.
+  auto drain = [&]() -> result<dist_train_result> {
+    report_credits();
+    if (!o.checkpoint.empty())
+      if (auto st = save_checkpoint(o.checkpoint, js); !st) spdlog::warn("checkpoint: {}", st.err().message);
+    out.drained = true;
+    out.step = js.step;
+    out.seconds = seconds_between(t0, e.now());
+    out.final_loss = loss_n ? loss_sum / loss_n : 0.0;
+    out.weights_hash = hash_floats(m.params());
+    if (tm) tm->training = false;
+    spdlog::info("drained at step {} of {}{}", js.step, total, o.checkpoint.empty() ? "" : ", checkpoint written");
+    return out;
+  };
   while (js.step < total) {
+    if (draining()) return drain();
     // (Re)form the group and agree on where the job stands.
     if (link) bytes_received_before += link->bytes_received();
     if (tm) tm->failed_rounds = stats.failed_rounds;
@@ -323,6 +339,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     const double transfer = double(m.params().size_bytes()) / (bw > 0 ? bw : 2e6);
     copt.timeout = std::chrono::milliseconds(2000 + static_cast<long>(1000 * (bw > 0 ? 10 * transfer : transfer)));
     auto formed = groups.form(copt);
+    if (!formed && draining()) return drain();
     if (!formed) return formed.err();
     link = std::move(*formed);
     ++stats.groups;
@@ -398,6 +415,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
     double window_busy = 0, window_comm = 0;
     std::size_t window_rounds = 0;
     while (js.step < total && !reform) {
+      if (draining()) return drain();
       const int epoch = static_cast<int>(js.step / steps_per_epoch);
       const std::size_t s = js.step % steps_per_epoch;
       if (epoch != epoch_loaded) {
@@ -600,6 +618,7 @@ result<dist_train_result> run_dist_training(group_source& groups, const dist_tra
   out.final_loss = loss_n ? loss_sum / loss_n : 0.0;
   out.test_accuracy = test_accuracy();
   out.weights_hash = hash_floats(m.params());
+  out.step = js.step;
   log_line({{"t", wall()}, {"step", js.step}, {"samples", samples_at(js.step)}, {"test_accuracy", out.test_accuracy}});
   if (tm) {
     tm->step = js.step;

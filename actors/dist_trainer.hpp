@@ -19,6 +19,7 @@
 /// (lowest rank among equals) broadcasts model, optimizer state and step, so
 /// joiners and survivors continue the same job — it never restarts.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -77,6 +78,9 @@ struct dist_train_options {
   /// Live figures for the metrics server and the status page; when set, the
   /// trainer also measures test accuracy at the end of each epoch.
   std::shared_ptr<train_metrics> metrics;
+  /// Drain: once set, the trainer stops before its next round, writes its
+  /// checkpoint (the job resumes from it later) and returns with `drained`.
+  std::shared_ptr<std::atomic<bool>> stop;
   /// Accepted contributions: each round this rank adds up to a quarter of
   /// its slice from the pool, each pooled sample once per epoch.
   std::shared_ptr<sample_pool> pool;
@@ -93,6 +97,8 @@ struct dist_train_result {
   double mean_round_seconds = 0;   ///< wall time per round, this rank
   double ideal_round_seconds = 0;  ///< global batch / summed measured speed + mean all-reduce time
   std::string weights_hash;
+  bool drained = false;  ///< stopped early by `stop` (no test accuracy; the checkpoint holds the step)
+  std::uint64_t step = 0;  ///< global steps done
 };
 
 /// Called after each round with (global step, total steps, mean loss so far).

@@ -6,7 +6,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -23,8 +25,10 @@
 #include "actors/ctl_client.hpp"
 #include "actors/credentials.hpp"
 #include "apps/ledger_cmd.hpp"
+#include "apps/logging.hpp"
 #include "actors/node.hpp"
 #include "actors/transport.hpp"
+#include "ops/service.hpp"
 #include "ops/status_server.hpp"
 #include "wire/identity.hpp"
 
@@ -49,6 +53,7 @@ struct node_options {
   std::string scheduler = "sharing";  ///< CAF scheduler policy: sharing or stealing
   std::size_t holdout = 0;  ///< last N training samples: not trained on (validation + contributions)
   std::string metrics;    ///< HOST:PORT for /metrics and the status page ("" = none)
+  log_options log;
   actors::dist_train_options job;
 };
 
@@ -99,6 +104,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
   groups.form = [&](const comm::allreduce_options& copt) -> result<std::unique_ptr<actors::collective>> {
     const auto t0 = e.now();
     while (seconds_between(t0, e.now()) < 120) {
+      if (o.job.stop && o.job.stop->load()) return make_error(errc::unavailable, "draining");
       auto members = live_trainers();
       const bool enough = static_cast<int>(members.size()) >= (first ? o.world : 1);
       auto self_it = std::find_if(members.begin(), members.end(), [&](auto& m) { return m.first == me; });
@@ -198,6 +204,11 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
     spdlog::error("training failed: {}", res.err().message);
     return 1;
   }
+  if (res->drained) {
+    spdlog::info("trainer drained at step {}: the job goes on without this node; restarting it resumes from {}",
+                 res->step, job.checkpoint);
+    return 0;
+  }
   nlohmann::json j = {{"world", current.size()},
                       {"model", o.job.model},
                       {"optimizer", o.job.optimizer},
@@ -250,15 +261,14 @@ void write_file_atomic(const std::string& path, const std::string& text) {
 /// communicator, and the job goes on. Nobody joins an MPI job (machines that
 /// join use p2p). State and results go to STATE/rank-R.
 int run_mpi_trainer(const node_options& o) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("hydra"));
-  spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
-  spdlog::flush_on(spdlog::level::info);
+  if (auto err = setup_logging(o.log, ""); !err.empty()) return fail("node", err);
   if (!o.train) return fail("node", "--backend mpi needs --train (the mpi backend only trains)");
   if (o.aggregate != "mean")
     return fail("node", "--aggregate " + o.aggregate + " needs the p2p backend (MPI_Allreduce only sums)");
   auto g = mpi::mpi_group::init(nullptr, nullptr);
   if (!g) return fail("node", g.err().message);
   mpi::mpi_group& group = **g;
+  setup_logging(o.log, "rank-" + std::to_string(group.world_rank()));
   const std::string dir = o.state + "/rank-" + std::to_string(group.world_rank());
   std::filesystem::create_directories(dir);
   write_file_atomic(dir + "/pid", std::to_string(getpid()));
@@ -316,9 +326,8 @@ int run_node(const node_options& o) {
   if (!addr) return fail("node", addr.err().message);
   for (auto& j : o.join)
     if (auto a = actors::parse_address(j); !a) return fail("node", "--join: " + a.err().message);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("hydra"));  // stdout is for results
-  spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
-  spdlog::flush_on(spdlog::level::info);  // logs go to files: flush every line
+  // stdout is for results: logs go to stderr (or --log-file).
+  if (auto err = setup_logging(o.log, ""); !err.empty()) return fail("node", err);
 
   // Who we are on the cluster: key, certificate, cluster identity.
   auto loaded = actors::load_node_credentials(o.state, o.cluster);
@@ -327,6 +336,7 @@ int run_node(const node_options& o) {
   auto own = creds.own_grant();
   if (!own) return fail("node", "this node's certificate (" + o.state + "/membership.cert): " + own.err().message);
   const wire::identity* id = &creds.id;
+  setup_logging(o.log, id_hex(id->id).substr(0, 16));
   raise_fd_limit();
   auto inc = actors::bump_incarnation(o.state);
   if (!inc) return fail("node", inc.err().message);
@@ -473,11 +483,62 @@ int run_node(const node_options& o) {
     spdlog::info("status page on http://{}/ (metrics on /metrics)", status_http->address());
   }
 
+  // The service manager (systemd Type=notify): READY once joined (at once
+  // for a first node), then WATCHDOG while the node actor answers.
+  std::mutex service_mu;
+  std::condition_variable service_cv;
+  bool service_done = false;
+  std::thread service([&, train_figures] {
+    const auto wd = ops::watchdog_interval();
+    const auto every = wd.count() > 0 ? std::min<std::chrono::microseconds>(wd / 3, std::chrono::seconds(5))
+                                      : std::chrono::microseconds(std::chrono::seconds(5));
+    bool ready = false;
+    caf::scoped_actor self{sys};
+    while (true) {
+      std::string view;
+      self->request(node, std::chrono::seconds(2), actors::peers_atom::value)
+          .receive([&](const std::string& v) { view = v; }, [&](caf::error&) {});
+      std::size_t alive = 0;
+      if (!view.empty()) {
+        auto j = nlohmann::json::parse(view, nullptr, false);
+        if (j.is_object())
+          for (auto& p : j["peers"])
+            if (!p.value("self", false) && p.value("state", "") == "alive") ++alive;
+        std::string status = std::to_string(alive) + " peers alive";
+        if (train_figures && train_figures->training)
+          status += "; training step " + std::to_string(train_figures->step.load()) + "/" +
+                    std::to_string(train_figures->total_steps.load());
+        if (!ready && (o.join.empty() || alive > 0)) {
+          ready = true;
+          ops::notify_ready(status);
+          spdlog::info("ready: {}", status);
+        } else if (ready) {
+          ops::notify_status(status);
+        }
+        if (ready) ops::notify_watchdog();  // the node actor answered: alive
+      }
+      std::unique_lock lock(service_mu);
+      if (service_cv.wait_for(lock, ready ? every : std::chrono::microseconds(std::chrono::milliseconds(200)),
+                              [&] { return service_done; }))
+        break;
+    }
+  });
+  auto stop_service = [&] {
+    {
+      std::lock_guard lock(service_mu);
+      service_done = true;
+    }
+    service_cv.notify_all();
+    if (service.joinable()) service.join();
+  };
+
   int rc = 0;
   std::thread trainer;
+  auto stop_flag = std::make_shared<std::atomic<bool>>(false);
   if (o.train) {
     node_options job = o;
     job.job.metrics = train_figures;
+    job.job.stop = stop_flag;
     job.job.codec = *kernels::parse_codec(o.compress);
     job.job.duty = cfg.duty.get();
     job.job.board = board;
@@ -495,7 +556,11 @@ int run_node(const node_options& o) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping on signal {}", sig);
+  // Drain: the trainer finishes its round, checkpoints and leaves the group.
+  ops::notify_stopping(o.train ? "draining: checkpointing the trainer" : "stopping");
+  stop_flag->store(true);
   if (trainer.joinable()) trainer.join();
+  stop_service();
   status_http.reset();
   std::filesystem::remove(o.state + "/metrics_address");
   caf::anon_send(node, actors::stop_atom::value);
@@ -532,61 +597,96 @@ std::string table(const std::string& json_text) {
 CLI::App* add_node_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<node_options>();
   auto* cmd = app.add_subcommand("node", "Run a Hydra peer: join the cluster, advertise capabilities, keep membership");
-  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 = any free port)")->capture_default_str();
-  cmd->add_option("--join", o->join, "HOST:PORT of any live peer (repeatable)");
+  cmd->add_option("--listen", o->listen, "HOST:PORT to listen on (port 0 = any free port)")->capture_default_str()
+      ->group("Node");
+  cmd->add_option("--join", o->join, "HOST:PORT of any live peer (repeatable)")
+      ->group("Cluster");
   cmd->add_option("--state", o->state, "State directory: identity key, membership.cert, incarnation, snapshot")
-      ->capture_default_str();
-  cmd->add_option("--cluster", o->cluster, "The cluster's public identity (cluster.pub; default STATE/cluster.pub)");
+      ->capture_default_str()
+      ->group("Node");
+  cmd->add_option("--cluster", o->cluster, "The cluster's public identity (cluster.pub; default STATE/cluster.pub)")
+      ->group("Cluster");
   cmd->add_option("--cpu-limit", o->cpu_limit, "Compute at most this percent of the time")
       ->check(CLI::Range(1.0, 100.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Node");
   cmd->add_option("--gossip-interval", o->gossip_interval, "Seconds between gossip rounds")
+      ->type_name("SECONDS")
       ->check(CLI::Range(0.05, 10.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Node");
   auto& j = o->job;
-  cmd->add_flag("--train", o->train, "Train (with --world trainers) and exit when the job is done");
+  cmd->add_flag("--train", o->train, "Train (with --world trainers) and exit when the job is done")
+      ->group("Training");
   cmd->add_option("--backend", o->backend, "p2p (TCP between peers) or mpi (this process is an mpirun rank)")
-      ->check(CLI::IsMember({"p2p", "mpi"}));
-  cmd->add_option("--world", o->world, "Trainers the job waits for")->check(CLI::Range(1, 1024));
-  cmd->add_option("--model", j.model, "Model")->check(CLI::IsMember({"mlp", "cnn"}));
-  cmd->add_option("--epochs", j.epochs, "Epochs")->check(CLI::Range(1, 10000));
-  cmd->add_option("--batch", j.batch, "Global batch (sum over trainers)")->check(CLI::Range(1, 65536));
-  cmd->add_option("--lr", j.lr, "Learning rate")->check(CLI::PositiveNumber);
-  cmd->add_option("--optimizer", j.optimizer, "sgd or adam")->check(CLI::IsMember({"sgd", "adam"}));
-  cmd->add_option("--seed", j.seed, "Seed (same on every trainer)");
-  cmd->add_option("--data", j.data, "IDX folder");
-  cmd->add_option("--limit", j.limit, "Train on the first N samples");
+      ->check(CLI::IsMember({"p2p", "mpi"}))
+      ->group("Training");
+  cmd->add_option("--world", o->world, "Trainers the job waits for")->check(CLI::Range(1, 1024))
+      ->group("Training");
+  cmd->add_option("--model", j.model, "Model")->check(CLI::IsMember({"mlp", "cnn"}))
+      ->group("Training");
+  cmd->add_option("--epochs", j.epochs, "Epochs")->check(CLI::Range(1, 10000))
+      ->group("Training");
+  cmd->add_option("--batch", j.batch, "Global batch (sum over trainers)")->check(CLI::Range(1, 65536))
+      ->group("Training");
+  cmd->add_option("--lr", j.lr, "Learning rate")->check(CLI::PositiveNumber)
+      ->group("Training");
+  cmd->add_option("--optimizer", j.optimizer, "sgd or adam")->check(CLI::IsMember({"sgd", "adam"}))
+      ->group("Training");
+  cmd->add_option("--seed", j.seed, "Seed (same on every trainer)")
+      ->group("Training");
+  cmd->add_option("--data", j.data, "IDX folder")
+      ->group("Training");
+  cmd->add_option("--limit", j.limit, "Train on the first N samples")
+      ->group("Training");
   cmd->add_flag("--standardize,!--no-standardize", j.standardize,
-                "Standardise inputs with the training set's pixel mean and std (default on)");
-  cmd->add_option("--threads", j.threads, "Compute threads")->check(CLI::Range(1, 1024));
-  cmd->add_option("--mode", j.mode, "sync or local")->check(CLI::IsMember({"sync", "local"}));
-  cmd->add_option("--local-steps", j.local_steps, "H: local steps between syncs (local mode)")->check(CLI::Range(1, 100000));
-  cmd->add_option("--outer-lr", j.outer_lr, "Outer learning rate (local mode)")->check(CLI::PositiveNumber);
+                "Standardise inputs with the training set's pixel mean and std (default on)")
+      ->group("Training");
+  cmd->add_option("--threads", j.threads, "Compute threads")->check(CLI::Range(1, 1024))
+      ->group("Training");
+  cmd->add_option("--mode", j.mode, "sync or local")->check(CLI::IsMember({"sync", "local"}))
+      ->group("Training");
+  cmd->add_option("--local-steps", j.local_steps, "H: local steps between syncs (local mode)")->check(CLI::Range(1, 100000))
+      ->group("Training");
+  cmd->add_option("--outer-lr", j.outer_lr, "Outer learning rate (local mode)")->check(CLI::PositiveNumber)
+      ->group("Training");
   cmd->add_option("--policy", j.policy, "Job sizing: uniform, model or adaptive")
-      ->check(CLI::IsMember({"uniform", "model", "adaptive"}));
+      ->check(CLI::IsMember({"uniform", "model", "adaptive"}))
+      ->group("Training");
   cmd->add_option("--checkpoint-every", j.checkpoint_every, "Steps between checkpoints (state dir/checkpoint.bin)")
-      ->check(CLI::Range(1, 1000000));
+      ->check(CLI::Range(1, 1000000))
+      ->group("Training");
   cmd->add_option("--compress", o->compress, "none, fp16, int8 or topk")
-      ->check(CLI::IsMember({"none", "fp16", "int8", "topk"}));
+      ->check(CLI::IsMember({"none", "fp16", "int8", "topk"}))
+      ->group("Training");
   cmd->add_option("--aggregate", o->aggregate,
                   "How updates are combined: mean, or the Byzantine-robust trimmed-mean, median, mean-around-median or filtered-mean (p2p, codec none)")
       ->check(CLI::IsMember({"mean", "trimmed-mean", "median", "mean-around-median", "filtered-mean"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Training");
   cmd->add_option("--attack", j.attack, "Drill: this trainer poisons its updates (sign-flip or scale)")
-      ->check(CLI::IsMember({"sign-flip", "scale"}));
+      ->check(CLI::IsMember({"sign-flip", "scale"}))
+      ->group("Training");
   cmd->add_option("--holdout", o->holdout,
-                  "Hold back the last N training samples (scorers validate on the last 1000 of them)");
+                  "Hold back the last N training samples (scorers validate on the last 1000 of them)")
+      ->group("Training");
   cmd->add_option("--metrics", o->metrics,
                   "HOST:PORT to serve Prometheus /metrics and the status page on (plain HTTP, read-only: "
-                  "bind it to loopback or a management network; port 0 = any free port, written to STATE/metrics_address)");
-  cmd->add_option("--watch", o->watch, "Take in contributions dropped into this folder (as this node)");
-  cmd->add_flag("--stay", o->stay, "With --train: keep serving the ledger and scoring after the job");
+                  "bind it to loopback or a management network; port 0 = any free port, written to STATE/metrics_address)")
+      ->group("Node");
+  cmd->add_option("--watch", o->watch, "Take in contributions dropped into this folder (as this node)")
+      ->group("Node");
+  cmd->add_flag("--stay", o->stay, "With --train: keep serving the ledger and scoring after the job")
+      ->group("Node");
   cmd->add_option("--scheduler", o->scheduler,
                   "CAF scheduler: sharing (workers sleep when idle) or stealing (CAF's default; polls)")
       ->check(CLI::IsMember({"sharing", "stealing"}))
       ->envname("HYDRA_SCHEDULER")
-      ->capture_default_str();
-  cmd->add_flag("--lie-scores", o->lie_scores, "Drill: report inverted quality scores (to watch scorer trust work)");
+      ->capture_default_str()
+      ->group("Node");
+  cmd->add_flag("--lie-scores", o->lie_scores, "Drill: report inverted quality scores (to watch scorer trust work)")
+      ->group("Node");
+  add_log_options(*cmd, o->log, "Node");
   cmd->callback([o, &exit_code] { exit_code = run_node(*o); });
   return cmd;
 }

@@ -1,0 +1,10 @@
+# Writes `hydra --help` and `hydra SUB --help` for every subcommand to OUT.
+execute_process(COMMAND ${HYDRA} --help OUTPUT_VARIABLE top)
+set(text "${top}")
+string(REGEX MATCHALL "\n  [a-z]+ " subs "${top}")
+foreach(s ${subs})
+  string(STRIP "${s}" s)
+  execute_process(COMMAND ${HYDRA} ${s} --help OUTPUT_VARIABLE sub)
+  string(APPEND text "\n==== hydra ${s} ====\n${sub}")
+endforeach()
+file(WRITE ${OUT} "${text}")
