@@ -139,4 +139,23 @@ print("ok   every node's final metrics agree with its result.json and the demo's
 sys.exit(1 if bad else 0)
 PYEOF
 [ $? -eq 0 ] || failures=$((failures + 1))
+
+# The demo drew the job's curves at the end (hydra plot's figure).
+$py - "$job/training.svg" <<'PYEOF'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception as e:
+    print(f"FAIL the demo's plot {sys.argv[1]} does not parse: {e}"); sys.exit(1)
+lines = [el for el in root.iter() if el.get("class") == "series"]
+per = {}
+for el in lines:
+    per.setdefault(el.get("data-panel"), set()).add(el.get("data-series"))
+want = ["loss-samples", "loss-time", "accuracy-samples", "round-samples"]
+ok = all(len(per.get(p, ())) == 4 for p in want)
+print(("ok   " if ok else "FAIL ") + f"the demo's plot has a line per node in each panel: " +
+      ", ".join(f"{p} {len(per.get(p, ()))}" for p in want))
+sys.exit(0 if ok else 1)
+PYEOF
+[ $? -eq 0 ] || failures=$((failures + 1))
 finish
