@@ -143,7 +143,7 @@ void read_os_state(capabilities& c, const std::string& power_supply_dir) {
 nlohmann::json to_json(const capabilities& c) {
   return {{"gflops", c.gflops},       {"cores", c.cores},           {"memory_bytes", c.memory_bytes},
           {"cpu_limit", c.cpu_limit}, {"on_battery", c.on_battery}, {"battery_percent", c.battery_percent},
-          {"load1", c.load1},         {"idle", c.idle}};
+          {"load1", c.load1},         {"idle", c.idle},             {"paused", c.paused}};
 }
 
 }  // namespace hydra::actors

@@ -22,6 +22,7 @@ struct capabilities {
   float battery_percent = -1;  ///< -1: no battery
   float load1 = 0;
   bool idle = false;
+  std::string paused;  ///< why the guest policy paused this node's trainer ("" = not paused; actors/guest.hpp)
 };
 
 /// Times a oneDNN inner product (the trainer's main kernel) for about

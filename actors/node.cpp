@@ -116,7 +116,7 @@ const peer_record_data& self_record(node_state& st) {
                     r.caps.gflops == c.gflops && r.caps.cpu_limit == c.cpu_limit && r.caps.load1 == c.load1 &&
                     r.caps.idle == c.idle && r.caps.on_battery == c.on_battery &&
                     r.caps.battery_percent == c.battery_percent && r.caps.cores == c.cores &&
-                    r.caps.memory_bytes == c.memory_bytes && r.cert == st.cfg.cert;
+                    r.caps.memory_bytes == c.memory_bytes && r.caps.paused == c.paused && r.cert == st.cfg.cert;
   if (!same) {
     r.incarnation = st.cfg.incarnation;
     r.heartbeat = st.heartbeat;
@@ -1144,6 +1144,10 @@ node_actor::behavior_type node_impl(self_ptr self, node_config cfg, transport* t
           (void)s.ledger->author(ledger::kind::compute_credit, j["accounts"][i].get<std::string>(),
                                  samples * compute_credit_per_sample, pay.dump());
         }
+      },
+      [=](guest_atom, const std::string& reason) {
+        // The next record we sign and gossip carries it (self_record).
+        self->state.cfg.caps.paused = reason.substr(0, 400);
       },
       [=](stop_atom) {
         save_snapshot(self->state);

@@ -19,6 +19,7 @@ void put_text(std::vector<std::uint8_t>& out, const std::string& s) {
 
 constexpr std::size_t max_address = 300;
 constexpr std::size_t max_cert = 2048;
+constexpr std::size_t max_paused = 512;
 
 error bad(std::string why) { return make_error(errc::invalid_input, std::move(why)); }
 
@@ -39,6 +40,9 @@ std::vector<std::uint8_t> record_signing_bytes(const peer_record_data& r) {
   put(out, r.caps.battery_percent);
   put(out, r.caps.load1);
   put<std::uint8_t>(out, r.caps.idle ? 1 : 0);
+  // Appended only when set, so a record that is not paused signs the same
+  // bytes as before the field existed (older nodes still verify it).
+  if (!r.caps.paused.empty()) put_text(out, r.caps.paused);
   return out;
 }
 
@@ -64,6 +68,7 @@ void write_record(const peer_record_data& r, PeerEntry::Builder e) {
   c.setBatteryPercent(r.caps.battery_percent);
   c.setLoad1(r.caps.load1);
   c.setIdle(r.caps.idle);
+  if (!r.caps.paused.empty()) c.setPaused(r.caps.paused);
   e.setPublicKey(kj::arrayPtr(r.pk.data(), r.pk.size()));
   if (!r.cert.empty()) e.setCert(kj::arrayPtr(r.cert.data(), r.cert.size()));
   e.setSignature(kj::arrayPtr(r.sig.data(), r.sig.size()));
@@ -97,6 +102,9 @@ result<peer_record_data> read_record(PeerEntry::Reader e) {
   r.caps.battery_percent = c.getBatteryPercent();
   r.caps.load1 = c.getLoad1();
   r.caps.idle = c.getIdle();
+  auto paused = c.getPaused();
+  if (paused.size() > max_paused) return bad("peer record pause reason too long");
+  r.caps.paused.assign(paused.begin(), paused.end());
   auto cert = e.getCert();
   if (cert.size() > max_cert) return bad("peer record certificate too large");
   r.cert.assign(cert.begin(), cert.end());

@@ -8,7 +8,7 @@
 /// Signed bytes (little-endian): "HYR" 0x01 | 32 pk | u64 incarnation |
 /// u64 heartbeat | u16 len + address | u16 len + data address | f64 gflops |
 /// u32 cores | u64 memory | f32 cpu limit | u8 on battery | f32 battery % |
-/// f32 load1 | u8 idle. The certificate is not signed here: it carries its
+/// f32 load1 | u8 idle [| u16 len + pause reason, only when paused]. The certificate is not signed here: it carries its
 /// own operator signature and names the key it was issued to.
 
 #include <cstdint>

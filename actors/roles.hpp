@@ -32,6 +32,9 @@ using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
 using status_atom = caf::atom_constant<caf::atom("status")>;
+/// (guest_atom, reason): why the guest policy paused this node's trainer
+/// ("" = it runs); the node advertises it in its signed capabilities.
+using guest_atom = caf::atom_constant<caf::atom("guest")>;
 
 /// A verified frame handed from the transport thread to the node actor.
 struct inbound {
@@ -62,7 +65,8 @@ using node_actor = caf::typed_actor<caf::reacts_to<tick_atom>,
                                     caf::replies_to<describe_atom, std::string>::with<std::string>,
                                     caf::replies_to<snapshot_atom>::with<snapshot_bytes>,
                                     caf::reacts_to<stop_atom>,
-                                    caf::reacts_to<credit_atom, std::string>>;
+                                    caf::reacts_to<credit_atom, std::string>,
+                                    caf::reacts_to<guest_atom, std::string>>;
 
 /// Spawns a role skeleton ("trainer", "collector" or "ledger") with the
 /// given logical id.

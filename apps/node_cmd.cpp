@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/capabilities.hpp"
+#include "actors/guest.hpp"
 #include "actors/dist_trainer.hpp"
 #include "comm/tcp_link.hpp"
 #include "kernels/codec.hpp"
@@ -55,6 +56,8 @@ struct node_options {
   std::string metrics;    ///< HOST:PORT for /metrics and the status page ("" = none)
   log_options log;
   actors::dist_train_options job;
+  actors::guest_config guest;  ///< when the trainer steps aside for the machine's owner (all off by default)
+  std::string guest_input_irqs = actors::default_input_irqs;
 };
 
 void write_file_atomic(const std::string& path, const std::string& text);
@@ -72,7 +75,7 @@ void raise_fd_limit() {
 /// the membership view, forms the group (ranks = ids in order), trains, and
 /// writes DIR/result.json. Returns the exit code.
 int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_options& o,
-                const actors::credentials& creds, int data_fd, double own_gflops) {
+                const actors::credentials& creds, int data_fd, double own_gflops, bool* drained = nullptr) {
   const wire::identity& id = creds.id;
   env& e = default_env();
   caf::scoped_actor self{sys};
@@ -87,7 +90,9 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
     if (view.empty()) return members;
     const auto j = nlohmann::json::parse(view);
     for (auto& p : j["peers"])
+      // A node whose guest policy paused its trainer is not in the group.
       if (p["state"] == "alive" && !p["data_address"].get<std::string>().empty() &&
+          p["capabilities"].value("paused", "").empty() &&
           (p["self"].get<bool>() || p["roles"].get<std::string>().find("trainer") != std::string::npos ||
            p["roles"] == "operator")) {
         const auto key = actors::parse_key_hex(p.value("public_key", ""));
@@ -205,6 +210,7 @@ int run_trainer(caf::actor_system& sys, actors::node_actor node, const node_opti
     return 1;
   }
   if (res->drained) {
+    if (drained) *drained = true;
     spdlog::info("trainer drained at step {}: the job goes on without this node; restarting it resumes from {}",
                  res->step, job.checkpoint);
     return 0;
@@ -318,6 +324,69 @@ int run_mpi_trainer(const node_options& o) {
   }
   if (!group.finalize(std::chrono::seconds(5))) std::_Exit(rc);  // MPI is stuck after a failure
   return rc;
+}
+
+/// A node's trainer thread, which the guest policy may drain (on pause) and
+/// start again (on resume); each start gets a fresh stop flag. `mu` guards
+/// `thread`, `stop` and `stopping`.
+struct trainer_slot {
+  std::mutex mu;
+  std::condition_variable cv;  ///< wakes the guest monitor once `stopping`
+  std::thread thread;
+  std::shared_ptr<std::atomic<bool>> stop = std::make_shared<std::atomic<bool>>(false);
+  bool stopping = false;              ///< the node is shutting down: nothing starts again
+  std::atomic<bool> job_over{false};  ///< a trainer ended other than by draining: never restart
+};
+
+/// The polite guest (actors/guest.hpp): samples the machine once a second.
+/// On pause it advertises why (peers then re-form without this node),
+/// drains the trainer and joins it; once every condition has stayed clear
+/// for --guest-resume-after it clears the advert and calls `start` (with
+/// slot.mu held) for a new trainer, which resumes from its checkpoint and
+/// rejoins the group. Returns when the node stops or the job is over.
+void run_guest_monitor(trainer_slot& slot, const node_options& o, actors::node_actor node,
+                       const std::function<void()>& start) {
+  env& e = default_env();
+  auto probe = actors::make_machine_probe(e, o.guest_input_irqs);
+  if (o.guest.idle_seconds > 0 && !probe->sample().input_events)
+    spdlog::warn("guest: no keyboard/mouse interrupts in /proc/interrupts (names {}): --guest-idle-seconds never pauses",
+                 o.guest_input_irqs);
+  actors::guest_policy policy(o.guest);
+  std::string advertised;
+  bool running = false;
+  while (!slot.job_over) {
+    const auto d = policy.update(e.now(), probe->sample());
+    if (d.reason != advertised) {
+      advertised = d.reason;
+      caf::anon_send(node, actors::guest_atom::value, advertised);
+      if (!running && !d.run) spdlog::info("guest: trainer paused: {}", d.detail);
+    }
+    if (!d.run && running) {
+      spdlog::info("guest: pausing the trainer: {}", d.detail);
+      std::thread t;
+      {
+        // A few gossip rounds first, so the peers' next re-form leaves this
+        // node out instead of waiting for it to answer.
+        std::unique_lock lock(slot.mu);
+        slot.cv.wait_for(lock, std::chrono::duration<double>(std::max(1.0, 4 * o.gossip_interval)),
+                         [&] { return slot.stopping; });
+        slot.stop->store(true);
+        t = std::move(slot.thread);
+      }
+      if (t.joinable()) t.join();
+      running = false;
+      spdlog::info("guest: trainer paused ({}); it resumes once every condition has been clear for {} s", d.reason,
+                   o.guest.resume_after);
+    } else if (d.run && !running) {
+      std::lock_guard lock(slot.mu);
+      if (slot.stopping) break;
+      spdlog::info("guest: starting the trainer (no guest condition holds)");
+      start();
+      running = true;
+    }
+    std::unique_lock lock(slot.mu);
+    if (slot.cv.wait_for(lock, std::chrono::seconds(1), [&] { return slot.stopping; })) break;
+  }
 }
 
 int run_node(const node_options& o) {
@@ -533,12 +602,10 @@ int run_node(const node_options& o) {
   };
 
   int rc = 0;
-  std::thread trainer;
-  auto stop_flag = std::make_shared<std::atomic<bool>>(false);
+  trainer_slot trainer;
+  node_options job = o;
   if (o.train) {
-    node_options job = o;
     job.job.metrics = train_figures;
-    job.job.stop = stop_flag;
     job.job.codec = *kernels::parse_codec(o.compress);
     job.job.duty = cfg.duty.get();
     job.job.board = board;
@@ -546,20 +613,43 @@ int run_node(const node_options& o) {
     job.job.aggregate = *comm::parse_reduce_op(o.aggregate);
     if (o.holdout > 0) job.job.limit = job.job.limit > 0 ? std::min(job.job.limit, train_size - o.holdout)
                                                          : train_size - o.holdout;
-    trainer = std::thread([&, job] {
-      rc = run_trainer(sys, node, job, creds, data_fd, cfg.caps.gflops);
+  }
+  // Starts a trainer with a fresh stop flag (trainer.mu held, or no other thread yet).
+  auto start_trainer = [&] {
+    trainer.stop = std::make_shared<std::atomic<bool>>(false);
+    job.job.stop = trainer.stop;
+    trainer.thread = std::thread([&, job] {
+      bool drained = false;
+      rc = run_trainer(sys, node, job, creds, data_fd, cfg.caps.gflops, &drained);
+      if (drained) return;  // a signal or the guest policy: not the end of the job
       // The job is over: stop the node, unless it stays to serve the
       // ledger and score contributions (--stay; then a signal stops it).
+      trainer.job_over = true;
       if (!job.stay) kill(getpid(), SIGTERM);
     });
-  }
+  };
+  std::thread guest;
+  if (o.train && o.guest.enabled())
+    guest = std::thread([&] { run_guest_monitor(trainer, o, node, start_trainer); });
+  else if (o.train)
+    start_trainer();
+  else if (o.guest.enabled())
+    spdlog::warn("the --guest-* conditions pause a trainer: without --train they do nothing");
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping on signal {}", sig);
   // Drain: the trainer finishes its round, checkpoints and leaves the group.
   ops::notify_stopping(o.train ? "draining: checkpointing the trainer" : "stopping");
-  stop_flag->store(true);
-  if (trainer.joinable()) trainer.join();
+  std::thread draining;
+  {
+    std::lock_guard lock(trainer.mu);
+    trainer.stopping = true;
+    trainer.stop->store(true);
+    draining = std::move(trainer.thread);
+  }
+  trainer.cv.notify_all();
+  if (guest.joinable()) guest.join();
+  if (draining.joinable()) draining.join();
   stop_service();
   status_http.reset();
   std::filesystem::remove(o.state + "/metrics_address");
@@ -575,19 +665,20 @@ std::string table(const std::string& json_text) {
   auto j = nlohmann::json::parse(json_text);
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-18s %-22s %-8s %8s %6s %9s %10s\n", "ID", "ADDRESS", "STATE", "GFLOP/s", "CORES",
-                "RTT ms", "HEARD s");
+  std::snprintf(line, sizeof line, "%-18s %-22s %-8s %8s %6s %9s %10s %s\n", "ID", "ADDRESS", "STATE", "GFLOP/s",
+                "CORES", "RTT ms", "HEARD s", "PAUSED");
   out += line;
   for (auto& p : j["peers"]) {
     const std::string id = p["id"].get<std::string>().substr(0, 16) + (p["self"].get<bool>() ? " *" : "");
     const std::string rtt = p.contains("rtt_ms") && !p["rtt_ms"].is_null()
                                 ? std::to_string(p["rtt_ms"].get<double>()).substr(0, 6)
                                 : "-";
-    std::snprintf(line, sizeof line, "%-18s %-22s %-8s %8.1f %6d %9s %10.1f\n", id.c_str(),
+    std::snprintf(line, sizeof line, "%-18s %-22s %-8s %8.1f %6d %9s %10.1f ", id.c_str(),
                   p["address"].get<std::string>().c_str(), p["state"].get<std::string>().c_str(),
                   p["capabilities"]["gflops"].get<double>(), p["capabilities"]["cores"].get<int>(), rtt.c_str(),
                   p["last_heard_seconds"].get<double>());
-    out += line;
+    const std::string paused = p["capabilities"].value("paused", "");
+    out += line + (paused.empty() ? std::string("-") : paused) + "\n";
   }
   return out;
 }
@@ -686,6 +777,46 @@ CLI::App* add_node_command(CLI::App& app, int& exit_code) {
       ->group("Node");
   cmd->add_flag("--lie-scores", o->lie_scores, "Drill: report inverted quality scores (to watch scorer trust work)")
       ->group("Node");
+  // Guest: the node trains only while the machine's owner does not need it
+  // (BOINC's computing preferences). Each condition is off until set.
+  auto& g = o->guest;
+  cmd->add_option("--guest-idle-seconds", g.idle_seconds,
+                  "Pause training while the machine is in use: train only once the keyboard and mouse have been idle "
+                  "this long (their interrupts in /proc/interrupts; the node starts paused); 0 = off")
+      ->type_name("SECONDS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group("Guest");
+  cmd->add_option("--guest-input-irqs", o->guest_input_irqs,
+                  "Comma list of /proc/interrupts names that count as keyboard/mouse for --guest-idle-seconds. "
+                  "(Tests and drills: $HYDRA_GUEST_PROBE_FILE names a JSON file whose facts override the machine's, "
+                  "see actors/guest.hpp)")
+      ->capture_default_str()
+      ->group("Guest");
+  cmd->add_option("--guest-max-other-cpu", g.max_other_cpu,
+                  "Pause training while other processes use more than this percent of the machine's CPU "
+                  "(all cores = 100, averaged over 10 s; this node's own use does not count); 0 = off")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str()
+      ->group("Guest");
+  cmd->add_flag("--guest-on-battery", g.on_battery, "Pause training while the machine runs on battery")
+      ->group("Guest");
+  cmd->add_option("--guest-hours", g.hours,
+                  "Train only within these local hours, e.g. 18:00-07:00 (may wrap midnight; a comma list for several "
+                  "windows); default any time")
+      ->type_name("HH:MM-HH:MM")
+      ->check([](const std::string& s) {
+        auto h = actors::parse_hours(s);
+        return h ? std::string() : h.err().message;
+      })
+      ->group("Guest");
+  cmd->add_option("--guest-resume-after", g.resume_after,
+                  "Resume a paused trainer once every guest condition has been clear this long (it rejoins the group "
+                  "from its checkpoint)")
+      ->type_name("SECONDS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group("Guest");
   add_log_options(*cmd, o->log, "Node");
   cmd->callback([o, &exit_code] { exit_code = run_node(*o); });
   return cmd;

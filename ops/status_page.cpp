@@ -91,8 +91,10 @@ function render(d) {
     $("job-state").textContent = "this node does not train";
   }
   const caps = p => p.capabilities || {};
+  const me = v.peers.find(p => p.self);
+  if (t && me && caps(me).paused) $("job-state").textContent = "paused: " + caps(me).paused;
   $("peers").innerHTML = v.peers.map(p => `<tr data-state="${esc(p.state)}" data-self="${p.self}"><td title="${esc(p.id)}">${esc(p.id.slice(0, 12))}${p.self ? " (this node)" : ""}</td>` +
-    `<td>${esc(p.site || "–")}</td><td class="${esc(p.state)}">${esc(p.state)}</td><td>${fmt(caps(p).cpu_limit, 0)} %</td>` +
+    `<td>${esc(p.site || "–")}</td><td class="${esc(p.state)}">${esc(p.state)}${caps(p).paused ? " · paused: " + esc(caps(p).paused) : ""}</td><td>${fmt(caps(p).cpu_limit, 0)} %</td>` +
     `<td>${fmt(caps(p).gflops, 1)} GFLOP/s</td><td>${esc(p.roles || "")}</td><td>${p.rtt_ms == null ? "–" : fmt(p.rtt_ms, 2) + " ms"}</td><td>${esc(p.address)}</td></tr>`).join("");
   const trust = (d.contributions && d.contributions.trust) || {};
   const bal = d.balances || {};

@@ -27,6 +27,7 @@ struct Capabilities {
   batteryPercent @5 :Float32;  # -1 when there is no battery
   load1 @6 :Float32;         # 1-minute load average
   idle @7 :Bool;             # the machine is otherwise idle
+  paused @8 :Text;           # why this node's trainer is paused by its guest policy, "" = not paused
 }
 
 struct PeerInfo {
