@@ -27,7 +27,7 @@ dpkg-deb -c "$deb" >"$tmp/contents.txt"
 dpkg-deb -e "$deb" "$tmp/control"
 check "it declares its library dependencies (libcaf, libdnnl, libsodium, libsystemd)" \
   bash -c "grep '^ Depends:' '$tmp/info.txt' | grep -q libcaf && grep '^ Depends:' '$tmp/info.txt' | grep -q libdnnl && grep '^ Depends:' '$tmp/info.txt' | grep -q libsodium && grep '^ Depends:' '$tmp/info.txt' | grep -q libsystemd"
-for f in ./usr/bin/hydra ./lib/systemd/system/hydra.service ./etc/hydra/hydra.toml \
+for f in ./usr/bin/hydra ./usr/lib/systemd/system/hydra.service ./etc/hydra/hydra.toml \
          ./usr/share/doc/hydra/hydra-help.txt ./usr/share/doc/hydra/hostfile.example; do
   check "the package holds $f" grep -q " $f\$" "$tmp/contents.txt"
 done
@@ -54,7 +54,7 @@ check "/usr/bin/hydra runs (--version)" bash -c "/usr/bin/hydra --version | grep
 if /usr/bin/hydra config --help >/dev/null 2>&1; then
   check "hydra config check passes on the packaged config" bash -c "/usr/bin/hydra config check /etc/hydra/hydra.toml >'$tmp/check.txt' 2>&1 || { cat '$tmp/check.txt'; false; }"
 fi
-check "systemd-analyze verify passes on the unit" bash -c "systemd-analyze verify /lib/systemd/system/hydra.service >'$tmp/verify.txt' 2>&1; rc=\$?; cat '$tmp/verify.txt'; test \$rc -eq 0 && ! grep -qi 'hydra.service' '$tmp/verify.txt'"
+check "systemd-analyze verify passes on the unit" bash -c "systemd-analyze verify /usr/lib/systemd/system/hydra.service >'$tmp/verify.txt' 2>&1; rc=\$?; cat '$tmp/verify.txt'; test \$rc -eq 0 && ! grep -qi 'hydra.service' '$tmp/verify.txt'"
 
 # Admit this machine: the test's operator (tests/lib.sh) admits the
 # packaged state folder, as an operator does on a real PC.
@@ -67,8 +67,8 @@ check "the operator admitted the machine ($state/membership.cert)" test -s "$sta
 
 # The unit's ExecStart, run as the unit's user with its environment, and a
 # notify socket that records what the node tells the service manager.
-exec_start=$(sed -n 's/^ExecStart=//p' /lib/systemd/system/hydra.service)
-envline=$(sed -n 's/^Environment=//p' /lib/systemd/system/hydra.service)
+exec_start=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/hydra.service)
+envline=$(sed -n 's/^Environment=//p' /usr/lib/systemd/system/hydra.service)
 sock="$tmp/notify.sock"
 $py - "$sock" "$tmp/notify.log" <<'PYEOF' &
 import os, socket, sys, time
@@ -89,7 +89,7 @@ PYEOF
 listener=$!
 for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.05; done
 chmod 755 "$tmp"
-runuser -u hydra -- env NOTIFY_SOCKET="$sock" WATCHDOG_USEC=3000000 $envline \
+setpriv --reuid=hydra --regid=hydra --init-groups -- env NOTIFY_SOCKET="$sock" WATCHDOG_USEC=3000000 $envline \
   sh -c 'export WATCHDOG_PID=$$; exec '"$exec_start"' --listen 127.0.0.1:0 --metrics 127.0.0.1:0' \
   >"$tmp/node.out" 2>"$tmp/node.log" &
 node=$!
