@@ -31,9 +31,14 @@ using spawn_atom = caf::atom_constant<caf::atom("spawnrole")>;
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using credit_atom = caf::atom_constant<caf::atom("credit")>;
+/// status_atom: the node's status JSON for its metrics server. In-process
+/// only (no frame maps to it): the HTTP server of the same process asks, at
+/// most one request per scrape on its two workers; the reply is O(peers).
 using status_atom = caf::atom_constant<caf::atom("status")>;
 /// (guest_atom, reason): why the guest policy paused this node's trainer
 /// ("" = it runs); the node advertises it in its signed capabilities.
+/// In-process only (sent by the node's own guest monitor, once per change);
+/// the reason is cut to 400 bytes.
 using guest_atom = caf::atom_constant<caf::atom("guest")>;
 
 /// A verified frame handed from the transport thread to the node actor.

@@ -50,25 +50,20 @@ class exposition {
       std::snprintf(b, sizeof b, "%.9g", v);
     return b;
   }
-  static std::string escape_label(const std::string& s) {
+  /// Backslash and newline escaped; quotes too in label values (the text
+  /// format escapes `"` only there).
+  static std::string escape(const std::string& s, bool quotes) {
     std::string o;
     for (char c : s) {
       if (c == '\\') o += "\\\\";
-      else if (c == '"') o += "\\\"";
+      else if (c == '"' && quotes) o += "\\\"";
       else if (c == '\n') o += "\\n";
       else o += c;
     }
     return o;
   }
-  static std::string escape_help(const std::string& s) {
-    std::string o;
-    for (char c : s) {
-      if (c == '\\') o += "\\\\";
-      else if (c == '\n') o += "\\n";
-      else o += c;
-    }
-    return o;
-  }
+  static std::string escape_label(const std::string& s) { return escape(s, true); }
+  static std::string escape_help(const std::string& s) { return escape(s, false); }
   std::string out_;
 };
 
